@@ -25,7 +25,7 @@ __all__ = [
     "EnvelopeFromFuture",
     "EnvelopeHeaderInvalid",
     "EnvelopeMalformed",
-    "KeyError_",
+    "KeyMaterialError",
     "PolicyRefusal",
     "Problem",
     "SignatureInvalid",
@@ -208,13 +208,13 @@ class EnvelopeFromFuture(EnvelopeError):
     code = "envelope_from_future"
 
 
-class KeyError_(ContactPointError):  # noqa: N801 - avoids shadowing the builtin KeyError
+class KeyMaterialError(ContactPointError):
     """A key that cannot be loaded, exported or used as asked."""
 
     code = "key_invalid"
 
 
-class WrongPassphrase(KeyError_):
+class WrongPassphrase(KeyMaterialError):
     """An encrypted private key whose passphrase does not open it."""
 
     code = "key_wrong_passphrase"
