@@ -43,6 +43,7 @@ from contactpoint_sdk.clock import Clock, SystemClock
 from contactpoint_sdk.errors import Problem, ValidationError
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, Uln, Upn
+from contactpoint_sdk.models.operations import OPERATION_TAGS, AnyOperation
 from contactpoint_sdk.models.record import ChildRecord, LocalAuthorityCarer, ParentCarer
 from contactpoint_sdk.models.views import VIEW_TAGS, AnyChildView
 
@@ -271,6 +272,8 @@ class WireCodec:
         """
         if type(obj) in VIEW_TAGS:
             return self.converter.unstructure(obj, unstructure_as=AnyChildView)
+        if type(obj) in OPERATION_TAGS:
+            return self.converter.unstructure(obj, unstructure_as=AnyOperation)
         return self.converter.unstructure(obj)
 
     def decode(self, data: Any, cls: type[T], *, today: date | None = None) -> T:
@@ -287,6 +290,16 @@ class WireCodec:
             raise ValidationError(_problems(exc) or _fallback(exc)) from None
         finally:
             _today.reset(token)
+
+    def decode_operation(self, data: Any, *, today: date | None = None) -> AnyOperation:
+        """A supply operation of any kind, chosen by its ``"op"`` tag."""
+        result: AnyOperation = self.decode(data, AnyOperation, today=today)  # type: ignore[arg-type]
+        return result
+
+    def decode_view(self, data: Any) -> AnyChildView:
+        """A child view of any kind, chosen by its ``"view"`` tag."""
+        result: AnyChildView = self.decode(data, AnyChildView)  # type: ignore[arg-type]
+        return result
 
     @staticmethod
     def _object_hook_factory(target: type, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
@@ -332,6 +345,7 @@ class WireCodec:
         conv.register_unstructure_hook_factory(attrs.has, omit_defaults)
         _tagged_union(conv, ParentCarer | LocalAuthorityCarer, "type", _CARER_TAGS)
         _tagged_union(conv, AnyChildView, "view", VIEW_TAGS)
+        _tagged_union(conv, AnyOperation, "op", OPERATION_TAGS)
         conv.register_structure_hook_factory(attrs.has, self._object_hook_factory)
         return conv
 
