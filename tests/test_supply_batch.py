@@ -44,8 +44,13 @@ def _died(n: int) -> ChildDied:
     return ChildDied(ref=f"row-{n}", child=KEY, died_on=date(2026, 1, 1))
 
 
-def _builder(**kw: int) -> BatchBuilder:
-    return BatchBuilder(supplier_id="sup-1", agreement_id="agr-1", clock=FixedClock(NOW), **kw)
+def _builder(max_operations: int = MAX_OPERATIONS_PER_BATCH) -> BatchBuilder:
+    return BatchBuilder(
+        supplier_id="sup-1",
+        agreement_id="agr-1",
+        clock=FixedClock(NOW),
+        max_operations=max_operations,
+    )
 
 
 def test_sup_5_large_input_split_into_batches_with_rising_sequence() -> None:
