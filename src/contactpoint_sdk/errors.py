@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = [
+    "AgreementViolation",
     "AlgorithmNotAllowed",
     "CompressionNotAllowed",
     "ConfigurationError",
@@ -26,9 +27,13 @@ __all__ = [
     "EnvelopeHeaderInvalid",
     "EnvelopeMalformed",
     "KeyMaterialError",
+    "NotPermitted",
     "PolicyRefusal",
     "Problem",
+    "RecordNotFound",
+    "SequenceOutOfOrder",
     "SignatureInvalid",
+    "SupplierNotAccredited",
     "UnknownKey",
     "ValidationError",
     "WrongPassphrase",
@@ -218,3 +223,45 @@ class WrongPassphrase(KeyMaterialError):
     """An encrypted private key whose passphrase does not open it."""
 
     code = "key_wrong_passphrase"
+
+
+# --- The directory's refusals (reference server and real directories) ----------
+
+
+class SupplierNotAccredited(PolicyRefusal):
+    """The sender is not an accredited supplier, or is suspended (SUP-3)."""
+
+    def __init__(self, message: str = "the supplier is not accredited") -> None:
+        super().__init__(message, code="supplier_not_accredited", rule="SUP-3")
+
+
+class AgreementViolation(PolicyRefusal):
+    """The supply is outside the supplier's operational agreement (SUP-4)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="outside_agreement", rule="SUP-4")
+
+
+class SequenceOutOfOrder(ContactPointError):
+    """A new batch whose sequence number is not above the last one seen (SUP-5).
+
+    A resend of a batch already seen is not this: it is answered with its
+    first receipt.
+    """
+
+    code = "sequence_out_of_order"
+    rule = "SUP-5"
+
+    def __init__(self, message: str, *, last_sequence: int) -> None:
+        super().__init__(message)
+        self.last_sequence = last_sequence
+
+
+class RecordNotFound(ContactPointError):
+    """No live record (or no archived one, for archive reads) with that identifier."""
+
+    code = "record_not_found"
+
+
+class NotPermitted(PolicyRefusal):
+    """The user may not do this (wrong role, wrong authority, wrong purpose)."""
