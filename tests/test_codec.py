@@ -319,3 +319,15 @@ def test_junk_grafted_into_a_valid_record_raises_only_validation_error(
         parent[key] = copy.deepcopy(junk)
     with contextlib.suppress(ValidationError):
         _decode(wire)
+
+
+def test_docs_models_reference_is_generated_from_the_code() -> None:
+    from pathlib import Path
+
+    from contactpoint_sdk.models.reference import BEGIN_MARK, END_MARK, render_markdown
+
+    doc = (Path(__file__).parent.parent / "docs" / "models.md").read_text(encoding="utf-8")
+    table = doc[doc.index(BEGIN_MARK) + len(BEGIN_MARK) : doc.index(END_MARK)]
+    assert table.strip() == render_markdown().strip(), (
+        "docs/models.md is stale: run `python -m contactpoint_sdk.models.reference --write`"
+    )
