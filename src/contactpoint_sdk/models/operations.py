@@ -54,6 +54,7 @@ __all__ = [
     "SuppliedChild",
     "SupplyBatch",
     "SupplyReceipt",
+    "check_identifier",
 ]
 
 #: The most operations one batch may carry; larger inputs are split (SUP-5 envelopes
@@ -64,7 +65,8 @@ _REF_RE = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
 _ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def _check_id(value: str, *, path: str, what: str) -> None:
+def check_identifier(value: str, *, path: str, what: str) -> None:
+    """Refuse a supplier, agreement or batch ID that is not 1-64 safe characters."""
     if not _ID_RE.fullmatch(value):
         raise ValidationError.single(
             f"{what} is 1 to 64 letters, digits, '.', '_', ':' or '-'",
@@ -269,9 +271,9 @@ class SupplyBatch:
     operations: tuple[AnyOperation, ...]
 
     def __attrs_post_init__(self) -> None:
-        _check_id(self.supplier_id, path="supplier_id", what="a supplier ID")
-        _check_id(self.agreement_id, path="agreement_id", what="an agreement ID")
-        _check_id(self.batch_id, path="batch_id", what="a batch ID")
+        check_identifier(self.supplier_id, path="supplier_id", what="a supplier ID")
+        check_identifier(self.agreement_id, path="agreement_id", what="an agreement ID")
+        check_identifier(self.batch_id, path="batch_id", what="a batch ID")
         if self.sequence < 1:
             raise ValidationError.single(
                 "sequence numbers start at 1", code="sequence_invalid", path="sequence"
