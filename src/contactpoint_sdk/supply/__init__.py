@@ -10,13 +10,6 @@
 from contactpoint_sdk.supply.batch import BatchBuilder, MemorySequence, decode_batch, encode_batch
 from contactpoint_sdk.supply.client import AsyncSupplyClient, SupplyClient, SupplyResult
 from contactpoint_sdk.supply.envelope import EnvelopeOpener, OpenedEnvelope, Sealer, seal
-from contactpoint_sdk.supply.outbox import (
-    AsyncBatchSender,
-    BatchSender,
-    DrainReport,
-    Outbox,
-    ParkedOperation,
-)
 from contactpoint_sdk.supply.keys import (
     EncryptionKey,
     KeyRing,
@@ -24,22 +17,29 @@ from contactpoint_sdk.supply.keys import (
     PublicKeySet,
     SigningKey,
 )
+from contactpoint_sdk.supply.outbox import (
+    AsyncBatchSender,
+    BatchSender,
+    DrainReport,
+    Outbox,
+    ParkedOperation,
+)
 from contactpoint_sdk.supply.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
     "NO_RETRY",
     "AsyncBatchSender",
     "AsyncSupplyClient",
+    "BatchBuilder",
     "BatchSender",
     "DrainReport",
-    "Outbox",
-    "ParkedOperation",
-    "BatchBuilder",
     "EncryptionKey",
     "EnvelopeOpener",
     "KeyRing",
     "MemorySequence",
     "OpenedEnvelope",
+    "Outbox",
+    "ParkedOperation",
     "PublicKey",
     "PublicKeySet",
     "RetryPolicy",
