@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from contactpoint_sdk.clock import Clock, SystemClock
-from contactpoint_sdk.errors import ContactPointError
+from contactpoint_sdk.errors import Conflict, ContactPointError
 from contactpoint_sdk.models.codec import WireCodec
 from contactpoint_sdk.models.contact import Postcode
 from contactpoint_sdk.models.enums import Gender
@@ -63,7 +63,6 @@ from contactpoint_sdk.supply.envelope import EnvelopeOpener
 from contactpoint_sdk.supply.keys import EncryptionKey, PublicKeySet, SigningKey
 from contactpoint_sdk.supply.outbox import BatchSender, Outbox
 from contactpoint_sdk.supply.retry import RetryPolicy
-from contactpoint_sdk.transport_errors import Conflict
 
 SUPPLIER_ID = "cms-vendor-1"
 AGREEMENT_ID = "agreement-7"

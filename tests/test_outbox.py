@@ -30,7 +30,21 @@ import attrs
 import pytest
 
 from contactpoint_sdk.clock import MovableClock
-from contactpoint_sdk.errors import ConfigurationError, ContactPointError, PolicyRefusal
+from contactpoint_sdk.errors import (
+    ApiError,
+    BadRequest,
+    ConfigurationError,
+    Conflict,
+    ContactPointError,
+    Forbidden,
+    PayloadTooLarge,
+    PolicyRefusal,
+    RateLimited,
+    ReceiptInvalid,
+    ServerError,
+    TransportFailure,
+    Unauthorized,
+)
 from contactpoint_sdk.models.identifiers import NhsNumber
 from contactpoint_sdk.models.operations import (
     AnyOperation,
@@ -44,18 +58,6 @@ from contactpoint_sdk.models.operations import (
 from contactpoint_sdk.models.record import SourceIdentifiers
 from contactpoint_sdk.supply.client import AsyncSupplyClient
 from contactpoint_sdk.supply.outbox import DrainReport, Outbox
-from contactpoint_sdk.transport_errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    PayloadTooLarge,
-    RateLimited,
-    ReceiptInvalid,
-    ServerError,
-    TransportFailure,
-    Unauthorized,
-)
 from tests import _builders as b
 from tests._outbox_worker import (
     AGREEMENT_ID,

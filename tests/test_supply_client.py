@@ -21,11 +21,24 @@ import httpx
 import pytest
 import respx
 
+from contactpoint_sdk._http import error_for_response, parse_retry_after
 from contactpoint_sdk.clock import FixedClock
 from contactpoint_sdk.errors import (
+    ApiError,
+    BadRequest,
     ConfigurationError,
+    Conflict,
+    Forbidden,
     KeyMaterialError,
+    PayloadTooLarge,
     PolicyRefusal,
+    RateLimited,
+    ReceiptInvalid,
+    ResponseInvalid,
+    ServerError,
+    SupplyInterrupted,
+    TransportFailure,
+    Unauthorized,
     ValidationError,
 )
 from contactpoint_sdk.models import (
@@ -69,22 +82,6 @@ from contactpoint_sdk.supply.keys import (
     SigningKey,
 )
 from contactpoint_sdk.supply.retry import NO_RETRY, RetryPolicy
-from contactpoint_sdk.transport_errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    PayloadTooLarge,
-    RateLimited,
-    ReceiptInvalid,
-    ResponseInvalid,
-    ServerError,
-    SupplyInterrupted,
-    TransportFailure,
-    Unauthorized,
-    error_for_response,
-    parse_retry_after,
-)
 from tests._builders import involvement
 
 NOW = datetime(2025, 9, 1, 8, 30, tzinfo=UTC)

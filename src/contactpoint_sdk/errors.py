@@ -12,28 +12,44 @@ each naming the field's path (``parents[1].notes``), what is wrong, and the rule
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from contactpoint_sdk.models.operations import SupplyBatch, SupplyReceipt
 
 __all__ = [
     "AgreementViolation",
     "AlgorithmNotAllowed",
+    "ApiError",
+    "BadRequest",
     "CompressionNotAllowed",
     "ConfigurationError",
+    "Conflict",
     "ContactPointError",
     "EnvelopeDecryptionFailed",
     "EnvelopeError",
     "EnvelopeFromFuture",
     "EnvelopeHeaderInvalid",
     "EnvelopeMalformed",
+    "Forbidden",
     "KeyMaterialError",
     "NotPermitted",
+    "PayloadTooLarge",
     "PolicyRefusal",
     "Problem",
+    "RateLimited",
+    "ReceiptInvalid",
     "RecordNotFound",
+    "ResponseInvalid",
     "SequenceOutOfOrder",
+    "ServerError",
     "SignatureInvalid",
     "SupplierNotAccredited",
+    "SupplyInterrupted",
+    "TransportFailure",
+    "Unauthorized",
     "UnknownKey",
     "ValidationError",
     "WrongPassphrase",
@@ -265,3 +281,195 @@ class RecordNotFound(ContactPointError):
 
 class NotPermitted(PolicyRefusal):
     """The user may not do this (wrong role, wrong authority, wrong purpose)."""
+
+
+# --- Talking to the directory over HTTP (client side) -------------------------
+# Every one carries ``request_id`` (the ``X-Request-ID`` the directory answered
+# with, else the one the client sent) and ``attempts``. Messages never quote a
+# response body: status, codes, paths and rule IDs only.
+
+
+class ApiError(ContactPointError):
+    """The directory answered with an error status.
+
+    :ivar status: the HTTP status code.
+    :ivar code: the directory's machine-readable ``code``, else one for the status.
+    :ivar rule: the rule that refused (``"SUP-3"``), where the directory named one.
+    :ivar request_id: the request's ID, where there is one.
+    :ivar title: the problem's ``title``; :ivar detail: its ``detail``.
+    :ivar problem_type: the problem's ``type`` URI.
+    :ivar problems: per-field problems of a validation failure.
+    :ivar retry_after: seconds the directory asked the client to wait, if it did.
+    :ivar attempts: how many times the request was sent.
+    """
+
+    code = "http_error"
+    #: Whether the retry policy may send the request again.
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        rule: str | None = None,
+        request_id: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        problem_type: str | None = None,
+        problems: Sequence[Problem] = (),
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, code=code, rule=rule)
+        self.status = status
+        self.request_id = request_id
+        self.title = title
+        self.detail = detail
+        self.problem_type = problem_type
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.retry_after = retry_after
+        self.attempts = attempts
+
+
+class BadRequest(ApiError):
+    """400: the envelope or the batch is malformed (``envelope_malformed``,
+    ``validation_failed``, ...). Sending it again will not help: fix the input."""
+
+    code = "bad_request"
+
+
+class Unauthorized(ApiError):
+    """401: the envelope's signature or key is not accepted
+    (``envelope_signature_invalid``, ``envelope_unknown_key``, ...) (SUP-5)."""
+
+    code = "unauthorized"
+    rule = "SUP-5"
+
+
+class Forbidden(ApiError):
+    """403: the supplier is not accredited (SUP-3) or the supply is outside its
+    operational agreement (SUP-4); ``rule`` says which."""
+
+    code = "forbidden"
+
+
+class Conflict(ApiError):
+    """409: the batch's sequence number is not above the last one the directory
+    saw for this supplier (``sequence_out_of_order``)."""
+
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    """413: the envelope is larger than the directory accepts: send smaller batches."""
+
+    code = "payload_too_large"
+
+
+class RateLimited(ApiError):
+    """429: too many requests; ``retry_after`` says how long the directory asked
+    the client to wait. Retried by the retry policy."""
+
+    code = "rate_limited"
+    retryable = True
+
+
+class ServerError(ApiError):
+    """5xx: the directory failed or is unavailable. Retried by the retry policy."""
+
+    code = "server_error"
+    retryable = True
+
+
+class TransportFailure(ContactPointError):
+    """No usable answer from the directory: a connection refused or reset, a
+    timeout, a response broken at the protocol level. Raised once the retry
+    policy has given up; ``attempts`` says how many times the request was sent
+    and ``__cause__`` is the last httpx error."""
+
+    code = "transport_failure"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int = 1,
+        request_id: str | None = None,
+        retryable: bool = True,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.attempts = attempts
+        self.request_id = request_id
+        #: Whether this kind of failure is transient (the retry policy resends).
+        self.retryable = retryable
+
+
+class ResponseInvalid(ContactPointError):
+    """The directory answered, but not with something the SDK can trust
+    (not JSON, the wrong shape, fields the protocol does not define)."""
+
+    code = "response_invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        problems: Sequence[Problem] = (),
+        attempts: int = 1,
+        code: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, rule=rule)
+        self.status = status
+        self.request_id = request_id
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.attempts = attempts
+
+
+class ReceiptInvalid(ResponseInvalid):
+    """A ``200`` whose body is not a valid :class:`SupplyReceipt` for the batch
+    sent: not JSON, a missing or mistyped member, a receipt for another batch,
+    outcomes that do not match the batch's operations, or ANY member the
+    receipt format does not define (SUP-1: nothing but a receipt may come back).
+
+    The batch may or may not have been taken: send it again (same batch ID, so
+    the directory answers with its first receipt and changes nothing).
+    """
+
+    code = "receipt_invalid"
+    rule = "SUP-1"
+
+
+class SupplyInterrupted(ContactPointError):
+    """A supply of several batches stopped at one batch.
+
+    :ivar receipts: the receipts of the batches sent before it, in order.
+    :ivar pending: the batch that failed, then every batch not yet sent.
+        Resend them with ``send_batch``: each keeps its batch ID and sequence
+        number, so a batch the directory did take is answered with its first
+        receipt and applied only once.
+    :ivar error: why it stopped (also ``__cause__``).
+    """
+
+    code = "supply_interrupted"
+
+    def __init__(
+        self,
+        error: ContactPointError,
+        *,
+        receipts: Sequence[SupplyReceipt],
+        pending: Sequence[SupplyBatch],
+    ) -> None:
+        done = len(receipts)
+        super().__init__(
+            f"supply stopped after {done} of {done + len(pending)} batches: {error}",
+            rule=error.rule,
+        )
+        self.error = error
+        self.receipts: tuple[SupplyReceipt, ...] = tuple(receipts)
+        self.pending: tuple[SupplyBatch, ...] = tuple(pending)

@@ -15,9 +15,9 @@ Both have the same methods; one blocks, the other is awaited. Each::
 - **Receipts** are decoded by the strict wire codec and checked against the
   batch sent: its batch ID and sequence, one outcome per operation. A receipt
   with any field the protocol does not define is refused
-  (:class:`~contactpoint_sdk.transport_errors.ReceiptInvalid`, SUP-1), so no
+  (:class:`~contactpoint_sdk.errors.ReceiptInvalid`, SUP-1), so no
   child data can come back through the SDK.
-- **Errors** are typed (:mod:`contactpoint_sdk.transport_errors`) and carry
+- **Errors** are typed (:mod:`contactpoint_sdk.errors`) and carry
   the request ID and the number of attempts.
 - **The directory's key**: pass ``directory_key`` (pinned, preferred), or the
   client fetches it once from ``GET /v1/keys/directory`` (the first key of the
@@ -44,12 +44,17 @@ import attrs
 import httpx
 
 from contactpoint_sdk import __version__
+from contactpoint_sdk._http import REQUEST_ID_HEADER, error_for_response, transport_failure
 from contactpoint_sdk.clock import Clock, SystemClock
 from contactpoint_sdk.errors import (
     ConfigurationError,
     ContactPointError,
     KeyMaterialError,
     Problem,
+    ReceiptInvalid,
+    ResponseInvalid,
+    SupplyInterrupted,
+    TransportFailure,
     ValidationError,
 )
 from contactpoint_sdk.models.codec import WireCodec, default_codec
@@ -72,14 +77,6 @@ from contactpoint_sdk.supply.batch import (
 from contactpoint_sdk.supply.envelope import Sealer
 from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing, PublicKey, PublicKeySet, SigningKey
 from contactpoint_sdk.supply.retry import RetryPolicy
-from contactpoint_sdk.transport_errors import (
-    REQUEST_ID_HEADER,
-    ReceiptInvalid,
-    ResponseInvalid,
-    SupplyInterrupted,
-    TransportFailure,
-    error_for_response,
-)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -353,7 +350,7 @@ class _SupplyCore:
     def _transport_failure(
         error: httpx.TransportError, attempts: int, request_id: str
     ) -> TransportFailure:
-        return TransportFailure.from_exception(error, attempts=attempts, request_id=request_id)
+        return transport_failure(error, attempts=attempts, request_id=request_id)
 
     def _refuse_status(self, response: httpx.Response, attempts: int, request_id: str) -> None:
         """Raise the typed error for any answer but ``200``."""

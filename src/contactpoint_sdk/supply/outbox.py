@@ -38,21 +38,21 @@ receipt finds the batch already recorded.
 
 When the send fails, the drain stops (its :class:`DrainReport` says why):
 
-* **Transient** — :class:`~contactpoint_sdk.transport_errors.TransportFailure`,
-  :class:`~contactpoint_sdk.transport_errors.RateLimited`,
-  :class:`~contactpoint_sdk.transport_errors.ServerError`, or an answer the
-  client could not trust (:class:`~contactpoint_sdk.transport_errors.ResponseInvalid`):
+* **Transient** — :class:`~contactpoint_sdk.errors.TransportFailure`,
+  :class:`~contactpoint_sdk.errors.RateLimited`,
+  :class:`~contactpoint_sdk.errors.ServerError`, or an answer the
+  client could not trust (:class:`~contactpoint_sdk.errors.ResponseInvalid`):
   the batch stays open and is resent, unchanged, by the next drain.
-* **Refused whole** — :class:`~contactpoint_sdk.transport_errors.BadRequest`
-  (400), :class:`~contactpoint_sdk.transport_errors.Unauthorized` (401),
-  :class:`~contactpoint_sdk.transport_errors.Forbidden` (403),
-  :class:`~contactpoint_sdk.transport_errors.PayloadTooLarge` (413): sending the
+* **Refused whole** — :class:`~contactpoint_sdk.errors.BadRequest`
+  (400), :class:`~contactpoint_sdk.errors.Unauthorized` (401),
+  :class:`~contactpoint_sdk.errors.Forbidden` (403),
+  :class:`~contactpoint_sdk.errors.PayloadTooLarge` (413): sending the
   same batch again cannot succeed, so its operations are parked with the
   directory's reason instead of blocking the queue forever, and the drain stops
   (a refusal for a key, accreditation or agreement fault would refuse every
   batch: stopping parks one batch per drain, not the whole backlog). Fix the
   cause, then :meth:`~Outbox.requeue_parked`.
-* **Out of sequence** — :class:`~contactpoint_sdk.transport_errors.Conflict`
+* **Out of sequence** — :class:`~contactpoint_sdk.errors.Conflict`
   (409): the directory has seen a higher sequence number for this supplier
   than this outbox holds (a restored backup, another system under the same
   supplier ID). The batch stays open and the queue is blocked until
@@ -81,7 +81,22 @@ from typing import Any, Protocol, Self
 import attrs
 
 from contactpoint_sdk.clock import Clock
-from contactpoint_sdk.errors import ConfigurationError, ContactPointError, ValidationError
+from contactpoint_sdk.errors import (
+    ApiError,
+    BadRequest,
+    ConfigurationError,
+    Conflict,
+    ContactPointError,
+    Forbidden,
+    PayloadTooLarge,
+    RateLimited,
+    ReceiptInvalid,
+    ResponseInvalid,
+    ServerError,
+    TransportFailure,
+    Unauthorized,
+    ValidationError,
+)
 from contactpoint_sdk.models.codec import WireCodec
 from contactpoint_sdk.models.operations import (
     MAX_OPERATIONS_PER_BATCH,
@@ -93,19 +108,6 @@ from contactpoint_sdk.models.operations import (
     SupplyReceipt,
 )
 from contactpoint_sdk.supply.batch import check_operation
-from contactpoint_sdk.transport_errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    PayloadTooLarge,
-    RateLimited,
-    ReceiptInvalid,
-    ResponseInvalid,
-    ServerError,
-    TransportFailure,
-    Unauthorized,
-)
 
 __all__ = [
     "AsyncBatchSender",
@@ -175,7 +177,7 @@ class BatchSender(Protocol):
 
     def send_batch(self, batch: SupplyBatch) -> SupplyReceipt:
         """Send ``batch``; raise the typed errors of
-        :mod:`contactpoint_sdk.transport_errors` on failure."""
+        :mod:`contactpoint_sdk.errors` on failure."""
         ...
 
 
@@ -184,7 +186,7 @@ class AsyncBatchSender(Protocol):
 
     async def send_batch(self, batch: SupplyBatch) -> SupplyReceipt:
         """Send ``batch``; raise the typed errors of
-        :mod:`contactpoint_sdk.transport_errors` on failure."""
+        :mod:`contactpoint_sdk.errors` on failure."""
         ...
 
 
@@ -542,7 +544,7 @@ class Outbox:
     # --- Sequence recovery ----------------------------------------------------------
 
     def resequence(self, after: int) -> None:
-        """After a :class:`~contactpoint_sdk.transport_errors.Conflict`
+        """After a :class:`~contactpoint_sdk.errors.Conflict`
         (``sequence_out_of_order``): number batches from above ``after``, the
         last sequence number the directory has seen from this supplier.
 

@@ -4,12 +4,12 @@ What is retried, and what never is:
 
 - retried: no answer at all (connection refused or reset, timeouts, a
   response broken by the peer: the transient
-  :class:`~contactpoint_sdk.transport_errors.TransportFailure` s), ``429``
-  (:class:`~contactpoint_sdk.transport_errors.RateLimited`) and any ``5xx``
-  (:class:`~contactpoint_sdk.transport_errors.ServerError`);
+  :class:`~contactpoint_sdk.errors.TransportFailure` s), ``429``
+  (:class:`~contactpoint_sdk.errors.RateLimited`) and any ``5xx``
+  (:class:`~contactpoint_sdk.errors.ServerError`);
 - never retried: every other ``4xx`` (a malformed or refused batch stays
   refused however often it is sent), an answer the SDK refuses to trust
-  (:class:`~contactpoint_sdk.transport_errors.ReceiptInvalid`), and anything
+  (:class:`~contactpoint_sdk.errors.ReceiptInvalid`), and anything
   that is not an HTTP outcome.
 
 Waits grow exponentially with random jitter: before attempt ``n + 1`` the
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import attrs
 import tenacity
 
-from contactpoint_sdk.transport_errors import ApiError, TransportFailure
+from contactpoint_sdk.errors import ApiError, TransportFailure
 
 __all__ = ["NO_RETRY", "RetryPolicy"]
 
