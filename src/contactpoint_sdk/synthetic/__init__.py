@@ -1,0 +1,44 @@
+"""Seeded synthetic children's records, for tests, demos and benchmarks.
+
+Synthetic data only: every phone number is in Ofcom's drama ranges (01632
+960xxx, 07700 900xxx), every email address is at example.org, example.com or
+example.net (RFC 2606), every NHS number is in the 999 test range that is
+never issued, and names and places are drawn from Faker's ``en_GB`` lists.
+No real child's data is ever needed to exercise the SDK.
+
+::
+
+    from datetime import date
+    from contactpoint_sdk.synthetic import Population
+
+    population = Population(seed=7, today=date(2026, 3, 1))
+    for record in population.children(1000):   # streamed, never held as a list
+        ...
+
+Every record constructs without a ValidationError and round-trips exactly
+through :class:`~contactpoint_sdk.models.codec.WireCodec`. The same seed,
+``today``, LA codes and sequence of calls give identical records.
+
+What a population holds, roughly in England's proportions: 1–2 parents or
+carers per child (mother, father, step-parent, grandparent, guardian,
+adoptive parent; some living elsewhere, some without parental
+responsibility), a local authority as carer for looked-after children
+(REC-2); an education setting for most school-age children and a GP for most
+children, with some left without either (REC-7); health visitors, midwives,
+school nurses and additional services with the lead-professional and CAF
+indicators (REC-3..REC-5); rarely a sensitive service, with valid consent
+unless ``sensitive_without_consent`` says otherwise (SENS-1, SENS-2); shields
+with reviews, some overdue (SHLD-2..SHLD-4); deaths within the last year
+(RET-3); 18–24 year olds kept with a RET-2 extension.
+
+Hard cases for record matching (SUP-7, SHLD-7) come from
+:meth:`Population.twins`, :meth:`Population.siblings`,
+:meth:`Population.with_typo`, :meth:`Population.with_name_change`,
+:meth:`Population.with_move` and :meth:`Population.with_transposed_dob`.
+
+Needs the ``synthetic`` extra (Faker), for its name and place lists only.
+"""
+
+from contactpoint_sdk.synthetic._population import DEFAULT_LA_CODES, Population
+
+__all__ = ["DEFAULT_LA_CODES", "Population"]
