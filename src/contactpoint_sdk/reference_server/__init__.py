@@ -1,0 +1,65 @@
+"""The reference directory: the whole national directory, in-process.
+
+::
+
+    from contactpoint_sdk.reference_server import DirectoryService
+
+    directory = DirectoryService.in_memory()          # SQLite in memory, a movable clock
+    directory.register_supplier("school-8012000", "Riverside School",
+                                signing_keys=[key.public_key()],
+                                agreements=[SupplyAgreement(agreement_id="AG-1")])
+    receipt = directory.ingest(sealed_batch)            # the receipt, nothing more (SUP-1)
+
+See ``docs/reference-server.md``.
+"""
+
+from contactpoint_sdk.reference_server.audit import AuditEvent, AuditSink, MemoryAuditLog
+from contactpoint_sdk.reference_server.matching import (
+    Matcher,
+    MatchOutcome,
+    MatchResult,
+    StrongIdentifierMatcher,
+)
+from contactpoint_sdk.reference_server.service import (
+    ALL_OPERATIONS,
+    BrokerRequest,
+    BrokerStatus,
+    DataQualityItem,
+    DataQualityKind,
+    DataQualityStatus,
+    DirectoryService,
+    JobReport,
+    ShieldRequestInput,
+    ShieldReviewInput,
+    SourceQuery,
+    SupplierRecord,
+    SupplyAgreement,
+    UniversalServiceGap,
+)
+from contactpoint_sdk.reference_server.store import SqliteStore, Store
+
+__all__ = [
+    "ALL_OPERATIONS",
+    "AuditEvent",
+    "AuditSink",
+    "BrokerRequest",
+    "BrokerStatus",
+    "DataQualityItem",
+    "DataQualityKind",
+    "DataQualityStatus",
+    "DirectoryService",
+    "JobReport",
+    "MatchOutcome",
+    "MatchResult",
+    "Matcher",
+    "MemoryAuditLog",
+    "ShieldRequestInput",
+    "ShieldReviewInput",
+    "SourceQuery",
+    "SqliteStore",
+    "Store",
+    "StrongIdentifierMatcher",
+    "SupplierRecord",
+    "SupplyAgreement",
+    "UniversalServiceGap",
+]

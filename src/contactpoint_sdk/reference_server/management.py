@@ -1,0 +1,725 @@
+"""Local authority management: shields, brokering, data quality, REC-7, SAR.
+
+What the management team of a child's local authority does with the
+directory, and what practitioners may ask of it:
+
+- **Shields** (SHLD-2, SHLD-3, SHLD-6). A practitioner whose role has the
+  right (:data:`~contactpoint_sdk.policy.settings.SHIELD_REQUEST_ROLES`)
+  requests a shield; it is in effect at once, before any review. A request on
+  a record already shielded keeps the shield in place (and its ground). The
+  team of the child's authority reviews it (within 7 days, then every 6
+  months); overdue reviews are listed per authority.
+- **Brokering** (SENS-4). A practitioner who sees "an unspecified service"
+  asks, by its ordinal in their own view, to be put in touch. The request
+  goes to the queue of the child's authority; which service it is stays with
+  the directory and the team. The team moves it on (forwarded, then declined
+  or answered, as the practitioner of the service decides).
+- **Data quality** (SUP-7, SUP-8). Supplies held for an uncertain match
+  (SHLD-7), possible duplicates and supplies refused for an archived record
+  are queued for the authority concerned. The team decides a held supply
+  (apply it to one of the candidates, or as a new child), resolves an item,
+  and may query the source: a :class:`SourceQuery` names the supplier's own
+  reference, a field path and a question code, never data from elsewhere in
+  the directory. The source sees the queries about its data.
+- **Children with no universal service** (REC-7): the live records of an
+  authority with **no current GP practice** (at any age), **or no current
+  education setting while aged 5 to 17** (from the 5th birthday to the day
+  before the 18th: compulsory school age and the participation age; younger
+  children are not listed for want of a setting, as early years education
+  is not compulsory). "Current" is what a view shows: an involvement not
+  ended before today, whose contact details are still held (RET-7).
+- **Subject access and correction** (SAR-1, SAR-2), by the team of the
+  child's authority only: an export through redaction with purpose
+  ``subject_access``; a correction of name, address, gender or date of
+  birth, which overrides every source until the next supply of the child
+  (:mod:`.records`).
+- **Retention extension** (RET-2): the team records the young person's
+  consent to stay past 18.
+
+Every refusal is a :class:`~contactpoint_sdk.errors.NotPermitted` or
+:class:`~contactpoint_sdk.errors.PolicyRefusal` with its rule ID.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+
+import attrs
+
+from contactpoint_sdk.clock import Clock
+from contactpoint_sdk.errors import (
+    NotPermitted,
+    PolicyRefusal,
+    RecordNotFound,
+    ValidationError,
+)
+from contactpoint_sdk.models.enums import Gender
+from contactpoint_sdk.models.identifiers import DirectoryId
+from contactpoint_sdk.models.operations import OperationOutcome, OutcomeStatus
+from contactpoint_sdk.models.record import (
+    Address,
+    ChildRecord,
+    Involvement,
+    PersonName,
+    RetentionExtension,
+    Shield,
+    ShieldReview,
+)
+from contactpoint_sdk.models.views import AnyChildView, ChildView
+from contactpoint_sdk.policy.lifecycle import add_years, contact_details_kept_until
+from contactpoint_sdk.policy.redaction import sees_sensitive_involvement, view
+from contactpoint_sdk.policy.settings import PolicySettings
+from contactpoint_sdk.policy.shield import (
+    OverdueReview,
+    add_review,
+    overdue_reviews,
+    request_shield,
+    shield_lifted_on,
+)
+from contactpoint_sdk.policy.viewer import Purpose, Role, SubjectAccessRequester, Viewer
+from contactpoint_sdk.reference_server.audit import AuditEvent
+from contactpoint_sdk.reference_server.entities import (
+    BrokerRequest,
+    BrokerStatus,
+    DataQualityItem,
+    DataQualityKind,
+    DataQualityStatus,
+    ShieldRequestInput,
+    ShieldReviewInput,
+    SourceQuery,
+    UniversalServiceGap,
+)
+from contactpoint_sdk.reference_server.ingest import Ingestor
+from contactpoint_sdk.reference_server.matching import MatchOutcome, MatchResult
+from contactpoint_sdk.reference_server.records import RecordKeeper, WorkingChild
+from contactpoint_sdk.reference_server.registry import SupplierRegistry
+from contactpoint_sdk.reference_server.store import LIVE, QueueRow, Store
+
+__all__ = ["SCHOOL_AGE_FROM", "SCHOOL_AGE_TO", "Management"]
+
+#: REC-7: a child is listed for want of an education setting from this birthday ...
+SCHOOL_AGE_FROM = 5
+#: ... to the day before this one (the participation age ends at 18).
+SCHOOL_AGE_TO = 18
+
+_FIELD_RE = re.compile(r"[a-z_][a-z0-9_]*(\[\d{1,4}\])*(\.[a-z_][a-z0-9_]*(\[\d{1,4}\])*)*")
+_CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+#: Broker statuses each status may move to (SENS-4).
+_BROKER_MOVES: dict[BrokerStatus, frozenset[BrokerStatus]] = {
+    BrokerStatus.OPEN: frozenset(
+        {BrokerStatus.FORWARDED, BrokerStatus.DECLINED, BrokerStatus.ANSWERED}
+    ),
+    BrokerStatus.FORWARDED: frozenset({BrokerStatus.DECLINED, BrokerStatus.ANSWERED}),
+    BrokerStatus.DECLINED: frozenset(),
+    BrokerStatus.ANSWERED: frozenset(),
+}
+
+Emit = Callable[[list[AuditEvent]], None]
+
+
+def require_management_team(viewer: Viewer, local_authority: str | None, rule: str) -> None:
+    """Refuse (``NotPermitted``, ``rule``) anyone but the management team of
+    ``local_authority``."""
+    if not viewer.is_management_team_for(local_authority):
+        raise NotPermitted(
+            "only the management team of the child's local authority may do this",
+            code="management_team_only",
+            rule=rule,
+        )
+
+
+class Management:
+    """The management functions over the store (module notes)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keeper: RecordKeeper,
+        registry: SupplierRegistry,
+        ingestor: Ingestor,
+        clock: Clock,
+        settings: PolicySettings,
+        emit: Emit,
+    ) -> None:
+        self.store = store
+        self.keeper = keeper
+        self.registry = registry
+        self.ingestor = ingestor
+        self.clock = clock
+        self.settings = settings
+        self.emit = emit
+
+    # --- helpers -------------------------------------------------------------
+
+    def _live(self, directory_id: DirectoryId | str) -> WorkingChild:
+        child = self.keeper.load(directory_id)
+        if child is None or not child.live:
+            raise RecordNotFound("no live record has that directory identifier")
+        return child
+
+    def _live_record(self, directory_id: DirectoryId | str) -> ChildRecord:
+        row = self.store.get_child(str(directory_id))
+        if row is None or row.state != LIVE:
+            raise RecordNotFound("no live record has that directory identifier")
+        return self.keeper.record_of(row)
+
+    def _event(
+        self,
+        action: str,
+        actor: Viewer,
+        directory_id: DirectoryId | str | None,
+        *,
+        code: str | None = None,
+        rule: str | None = None,
+        refs: tuple[str, ...] = (),
+    ) -> AuditEvent:
+        return AuditEvent(
+            at=self.clock.now(),
+            action=action,
+            actor=actor.user_id,
+            directory_id=None if directory_id is None else str(directory_id),
+            code=code,
+            rule=rule,
+            refs=refs,
+        )
+
+    def _save(self, child: WorkingChild) -> ChildRecord:
+        return self.keeper.save(child, today=self.clock.today(), now=self.clock.now())
+
+    # --- shields (SHLD-2, SHLD-3, SHLD-6) --------------------------------------
+
+    def request_shield(
+        self, directory_id: DirectoryId, request: ShieldRequestInput, requester: Viewer
+    ) -> Shield:
+        now = self.clock.now()
+        try:
+            fresh = request_shield(
+                role=requester.role,
+                ground=request.ground,
+                requested_by=request.requested_by,
+                at=now,
+                settings=self.settings,
+            )
+        except PolicyRefusal as refusal:
+            self.emit(
+                [
+                    self._event(
+                        "shield_refused",
+                        requester,
+                        directory_id,
+                        code=refusal.code,
+                        rule=refusal.rule,
+                    )
+                ]
+            )
+            raise NotPermitted(
+                refusal.message, code=refusal.code, rule=refusal.rule or "SHLD-6"
+            ) from None
+        with self.store.transaction():
+            child = self._live(directory_id)
+            current = child.state.shield
+            if current is not None and shield_lifted_on(current) is None:
+                shield, code = current, "already_shielded"
+            else:
+                shield, code = fresh, request.ground.value
+                child.state = attrs.evolve(child.state, shield=shield)
+                self._save(child)
+        self.emit(
+            [self._event("shield_requested", requester, directory_id, code=code, rule="SHLD-2")]
+        )
+        return shield
+
+    def review_shield(
+        self, directory_id: DirectoryId, review: ShieldReviewInput, reviewer: Viewer
+    ) -> Shield:
+        with self.store.transaction():
+            child = self._live(directory_id)
+            record = child.compose()
+            require_management_team(reviewer, record.local_authority, "SHLD-3")
+            if child.state.shield is None:
+                raise PolicyRefusal(
+                    "the record has no shield to review", code="no_shield", rule="SHLD-3"
+                )
+            shield = add_review(
+                child.state.shield,
+                ShieldReview(
+                    reviewed_on=review.reviewed_on,
+                    reviewed_by=review.reviewed_by,
+                    views_considered=review.views_considered,
+                    maintained=review.maintained,
+                ),
+            )
+            child.state = attrs.evolve(child.state, shield=shield)
+            self._save(child)
+        self.emit(
+            [
+                self._event(
+                    "shield_reviewed",
+                    reviewer,
+                    directory_id,
+                    code="maintained" if review.maintained else "lifted",
+                    rule="SHLD-3",
+                )
+            ]
+        )
+        return shield
+
+    def overdue_shield_reviews(self, local_authority: str) -> list[OverdueReview]:
+        rows = self.store.children_where(local_authority=local_authority, shielded=True)
+        return overdue_reviews(
+            (self.keeper.record_of(r) for r in rows), self.clock.today(), self.settings
+        )
+
+    # --- brokering (SENS-4) ----------------------------------------------------
+
+    @staticmethod
+    def _unspecified(record: ChildRecord, viewer: Viewer, today: date) -> list[Involvement]:
+        """The involvements a viewer sees as "an unspecified service", in the
+        order (and so with the ordinals) of their view."""
+        out: list[Involvement] = []
+        for inv in record.involvements:
+            kept = contact_details_kept_until(inv)
+            if kept is not None and today >= kept:
+                continue
+            if inv.is_sensitive and not sees_sensitive_involvement(inv, viewer):
+                out.append(inv)
+        return out
+
+    def _broker(self, row: QueueRow) -> BrokerRequest:
+        request: BrokerRequest = self.keeper.loads(row.body, BrokerRequest)
+        return request
+
+    def request_broker(
+        self, directory_id: DirectoryId, ordinal: int, requester: Viewer
+    ) -> BrokerRequest:
+        now = self.clock.now()
+        with self.store.transaction():
+            record = self._live_record(directory_id)
+            shown = view(record, requester, now)
+            hidden = self._unspecified(record, requester, self.clock.today())
+            if (
+                not isinstance(shown, ChildView)
+                or len(shown.unspecified_services) != len(hidden)
+                or not 1 <= ordinal <= len(hidden)
+            ):
+                raise PolicyRefusal(
+                    "the ordinal names no unspecified service in your view of this record",
+                    code="broker_ordinal_unknown",
+                    rule="SENS-4",
+                )
+            request = BrokerRequest(
+                request_id=uuid.uuid4().hex,
+                directory_id=record.directory_id,
+                ordinal=ordinal,
+                requested_by=requester.user_id,
+                requested_at=now,
+                local_authority=record.local_authority,
+            )
+            self._put_broker(request, involvement=hidden[ordinal - 1].reference)
+        self.emit(
+            [
+                self._event(
+                    "broker_requested",
+                    requester,
+                    directory_id,
+                    rule="SENS-4",
+                    refs=(request.request_id,),
+                )
+            ]
+        )
+        return request
+
+    def _put_broker(self, request: BrokerRequest, *, involvement: str) -> None:
+        self.store.put_queue_item(
+            "broker_requests",
+            QueueRow(
+                item_id=request.request_id,
+                local_authority=request.local_authority,
+                directory_id=str(request.directory_id),
+                supplier_id=None,
+                status=request.status.value,
+                raised_at=request.requested_at.isoformat(),
+                body=self.keeper.dumps(request),
+                detail=involvement,  # the service's directory reference, for the team only
+            ),
+        )
+
+    def broker_queue(self, local_authority: str) -> list[BrokerRequest]:
+        rows = self.store.list_queue(
+            "broker_requests",
+            local_authority=local_authority,
+            statuses=(BrokerStatus.OPEN.value, BrokerStatus.FORWARDED.value),
+        )
+        return [self._broker(r) for r in rows]
+
+    def _broker_row(self, request_id: str) -> QueueRow:
+        row = self.store.get_queue_item("broker_requests", request_id)
+        if row is None:
+            raise RecordNotFound("no broker request has that ID", code="broker_request_not_found")
+        return row
+
+    def update_broker(self, request_id: str, status: BrokerStatus, by: Viewer) -> BrokerRequest:
+        with self.store.transaction():
+            row = self._broker_row(request_id)
+            request = self._broker(row)
+            require_management_team(by, request.local_authority, "SENS-4")
+            if status not in _BROKER_MOVES[request.status]:
+                raise PolicyRefusal(
+                    f"a {request.status.value} request cannot become {status.value}",
+                    code="broker_status_invalid",
+                    rule="SENS-4",
+                )
+            updated = attrs.evolve(
+                request, status=status, updated_by=by.user_id, updated_at=self.clock.now()
+            )
+            self._put_broker(updated, involvement=row.detail or "")
+        self.emit(
+            [
+                self._event(
+                    "broker_updated",
+                    by,
+                    request.directory_id,
+                    code=status.value,
+                    rule="SENS-4",
+                    refs=(request_id,),
+                )
+            ]
+        )
+        return updated
+
+    def broker_involvement(self, request_id: str, by: Viewer) -> Involvement:
+        """The service a broker request is about, for the management team of
+        the child's authority only (SENS-4)."""
+        row = self._broker_row(request_id)
+        request = self._broker(row)
+        require_management_team(by, request.local_authority, "SENS-4")
+        record = self._live_record(request.directory_id)
+        for inv in record.involvements:
+            if inv.reference == row.detail:
+                self.emit(
+                    [
+                        self._event(
+                            "broker_involvement_read",
+                            by,
+                            request.directory_id,
+                            rule="SENS-4",
+                            refs=(request_id,),
+                        )
+                    ]
+                )
+                return inv
+        raise RecordNotFound(
+            "the service is no longer recorded", code="broker_involvement_not_found"
+        )
+
+    # --- data quality (SUP-7, SUP-8, SHLD-7) -------------------------------------
+
+    def _item(self, item_id: str) -> DataQualityItem:
+        row = self.store.get_queue_item("data_quality", item_id)
+        if row is None:
+            raise RecordNotFound("no data-quality item has that ID", code="item_not_found")
+        item: DataQualityItem = self.keeper.loads(row.body, DataQualityItem)
+        return item
+
+    def _put_item(self, item: DataQualityItem) -> None:
+        self.store.put_queue_item(
+            "data_quality",
+            QueueRow(
+                item_id=item.item_id,
+                local_authority=item.local_authority,
+                directory_id=None if item.directory_id is None else str(item.directory_id),
+                supplier_id=item.supplier_id,
+                status=item.status.value,
+                raised_at=item.raised_at.isoformat(),
+                body=self.keeper.dumps(item),
+            ),
+        )
+
+    def data_quality_queue(self, local_authority: str) -> list[DataQualityItem]:
+        rows = self.store.list_queue(
+            "data_quality",
+            local_authority=local_authority,
+            statuses=(DataQualityStatus.OPEN.value,),
+        )
+        items: list[DataQualityItem] = [self.keeper.loads(r.body, DataQualityItem) for r in rows]
+        return items
+
+    @staticmethod
+    def _item_rule(item: DataQualityItem) -> str:
+        return "SHLD-7" if item.kind is DataQualityKind.SHIELD_MATCH_UNCERTAIN else "SUP-8"
+
+    def resolve_held_supply(
+        self, item_id: str, *, by: Viewer, directory_id: DirectoryId | None = None
+    ) -> OperationOutcome:
+        """Decide a held supply: apply it to ``directory_id`` (one of the
+        item's candidates) or, with ``None``, as a new child. Returns the
+        operation's outcome; the item is resolved only if it was accepted."""
+        with self.store.transaction():
+            item = self._item(item_id)
+            require_management_team(by, item.local_authority, self._item_rule(item))
+            held = self.store.get_held_operation(item_id)
+            if not item.held or held is None or item.status is not DataQualityStatus.OPEN:
+                raise PolicyRefusal(
+                    "the item holds no supply waiting for a decision",
+                    code="item_not_held",
+                    rule=self._item_rule(item),
+                )
+            if directory_id is not None and directory_id not in item.candidates:
+                raise PolicyRefusal(
+                    "a held supply is applied only to one of its candidates",
+                    code="not_a_candidate",
+                    rule=self._item_rule(item),
+                )
+            decision = (
+                MatchResult(outcome=MatchOutcome.NEW, code="management_decision")
+                if directory_id is None
+                else MatchResult(
+                    outcome=MatchOutcome.MATCHED,
+                    code="management_decision",
+                    directory_id=directory_id,
+                )
+            )
+            supplier = self.registry.get(held.supplier_id)
+            events: list[AuditEvent] = []
+            outcome = self.ingestor.apply_held(
+                held,
+                supplier,
+                decision,
+                now=self.clock.now(),
+                today=self.clock.today(),
+                events=events,
+            )
+            if outcome.status is OutcomeStatus.ACCEPTED:
+                self.store.delete_held_operation(item_id)
+                self._put_item(
+                    attrs.evolve(item, status=DataQualityStatus.RESOLVED, resolved_by=by.user_id)
+                )
+            # A decision the rules refuse (the child is not in the directory, the
+            # consent no longer stands ...) leaves the item open for another one.
+        events.append(
+            self._event(
+                "held_supply_resolved",
+                by,
+                directory_id,
+                code=outcome.code or outcome.status.value,
+                rule=self._item_rule(item),
+                refs=(item_id,),
+            )
+        )
+        self.emit(events)
+        return outcome
+
+    def resolve_data_quality(self, item_id: str, *, by: Viewer) -> DataQualityItem:
+        """Close an item the team has dealt with (a held supply is decided
+        with :meth:`resolve_held_supply` instead; closing it here drops it)."""
+        with self.store.transaction():
+            item = self._item(item_id)
+            require_management_team(by, item.local_authority, self._item_rule(item))
+            resolved = attrs.evolve(item, status=DataQualityStatus.RESOLVED, resolved_by=by.user_id)
+            self.store.delete_held_operation(item_id)
+            self._put_item(resolved)
+        self.emit(
+            [
+                self._event(
+                    "data_quality_resolved",
+                    by,
+                    item.directory_id,
+                    rule=self._item_rule(item),
+                    refs=(item_id,),
+                )
+            ]
+        )
+        return resolved
+
+    def query_source(
+        self, item_id: str, *, field: str, question_code: str, by: Viewer
+    ) -> SourceQuery:
+        if not isinstance(field, str) or len(field) > 128 or not _FIELD_RE.fullmatch(field):
+            raise ValidationError.single(
+                "a field is a wire path such as child.address.postcode or parents[1].name",
+                code="field_invalid",
+                rule="SUP-8",
+                path="field",
+            )
+        if not isinstance(question_code, str) or not _CODE_RE.fullmatch(question_code):
+            raise ValidationError.single(
+                "a question code is 1 to 64 lower-case letters, digits or '_'",
+                code="question_code_invalid",
+                rule="SUP-8",
+                path="question_code",
+            )
+        with self.store.transaction():
+            item = self._item(item_id)
+            require_management_team(by, item.local_authority, "SUP-8")
+            query = SourceQuery(
+                query_id=uuid.uuid4().hex,
+                supplier_id=item.supplier_id,
+                source_ref=item.source_ref,
+                field=field,
+                question_code=question_code,
+                raised_at=self.clock.now(),
+                item_id=item_id,
+                raised_by=by.user_id,
+            )
+            self.store.put_queue_item(
+                "source_queries",
+                QueueRow(
+                    item_id=query.query_id,
+                    local_authority=item.local_authority,
+                    directory_id=None if item.directory_id is None else str(item.directory_id),
+                    supplier_id=query.supplier_id,
+                    status="open",
+                    raised_at=query.raised_at.isoformat(),
+                    body=self.keeper.dumps(query),
+                ),
+            )
+        self.emit(
+            [
+                self._event(
+                    "source_queried",
+                    by,
+                    item.directory_id,
+                    code=question_code,
+                    rule="SUP-8",
+                    refs=(item_id, query.query_id),
+                )
+            ]
+        )
+        return query
+
+    def source_queries(self, supplier_id: str) -> list[SourceQuery]:
+        rows = self.store.list_queue("source_queries", supplier_id=supplier_id)
+        queries: list[SourceQuery] = [self.keeper.loads(r.body, SourceQuery) for r in rows]
+        return queries
+
+    # --- REC-7 ---------------------------------------------------------------------
+
+    def universal_service_gaps(self, local_authority: str) -> list[UniversalServiceGap]:
+        today = self.clock.today()
+        rows = self.store.universal_service_gaps(
+            local_authority,
+            today.isoformat(),
+            add_years(today, -SCHOOL_AGE_FROM).isoformat(),
+            add_years(today, -SCHOOL_AGE_TO).isoformat(),
+        )
+        return [
+            UniversalServiceGap(
+                directory_id=DirectoryId(d), no_gp=no_gp, no_education_setting=no_edu
+            )
+            for d, no_gp, no_edu in rows
+        ]
+
+    # --- SAR-1, SAR-2, RET-2 -------------------------------------------------------
+
+    def subject_access_export(
+        self, directory_id: DirectoryId, requester: SubjectAccessRequester, by: Viewer
+    ) -> AnyChildView:
+        record = self._live_record(directory_id)
+        if by.role is not Role.LA_MANAGEMENT_TEAM or by.local_authority != record.local_authority:
+            self.emit(
+                [
+                    self._event(
+                        "subject_access_refused",
+                        by,
+                        directory_id,
+                        code="management_team_only",
+                        rule="SAR-1",
+                    )
+                ]
+            )
+            raise NotPermitted(
+                "subject access is handled by the management team of the child's local authority",
+                code="management_team_only",
+                rule="SAR-1",
+            )
+        viewer = attrs.evolve(
+            by, purpose=Purpose.SUBJECT_ACCESS, subject_access_requester=requester
+        )
+        shown = view(record, viewer, self.clock.now())
+        self.emit(
+            [
+                self._event(
+                    "subject_access_export", by, directory_id, code=requester.value, rule="SAR-1"
+                )
+            ]
+        )
+        return shown
+
+    def correct(
+        self,
+        directory_id: DirectoryId,
+        *,
+        by: Viewer,
+        name: PersonName | None = None,
+        address: Address | None = None,
+        gender: Gender | None = None,
+        date_of_birth: date | None = None,
+    ) -> ChildRecord:
+        fields = [
+            f
+            for f, v in (
+                ("name", name),
+                ("address", address),
+                ("gender", gender),
+                ("date_of_birth", date_of_birth),
+            )
+            if v is not None
+        ]
+        if not fields:
+            raise ValidationError.single(
+                "a correction names at least one of name, address, gender, date_of_birth",
+                code="correction_empty",
+                rule="SAR-2",
+            )
+        if date_of_birth is not None and date_of_birth > self.clock.today():
+            raise ValidationError.single(
+                "a date of birth cannot be in the future",
+                code="date_of_birth_in_future",
+                rule="REC-1",
+                path="date_of_birth",
+            )
+        with self.store.transaction():
+            child = self._live(directory_id)
+            require_management_team(by, child.compose().local_authority, "SAR-2")
+            state = child.state
+            child.state = attrs.evolve(
+                state,
+                corrected_name=name or state.corrected_name,
+                corrected_address=address or state.corrected_address,
+                corrected_gender=gender or state.corrected_gender,
+                corrected_date_of_birth=date_of_birth or state.corrected_date_of_birth,
+            )
+            record = self._save(child)
+        self.emit(
+            [self._event("record_corrected", by, directory_id, code=",".join(fields), rule="SAR-2")]
+        )
+        return record
+
+    def extend_retention(
+        self, directory_id: DirectoryId, extension: RetentionExtension, by: Viewer
+    ) -> ChildRecord:
+        with self.store.transaction():
+            child = self._live(directory_id)
+            require_management_team(by, child.compose().local_authority, "RET-2")
+            child.state = attrs.evolve(child.state, retention_extension=extension)
+            record = self._save(child)
+        self.emit(
+            [
+                self._event(
+                    "retention_extended",
+                    by,
+                    directory_id,
+                    code=extension.reason.value,
+                    rule="RET-2",
+                )
+            ]
+        )
+        return record
+
+    def now(self) -> datetime:
+        return self.clock.now()

@@ -1,0 +1,1108 @@
+"""The directory's storage: one :class:`Store` interface, SQLite by default.
+
+:class:`Store` is the only way the directory core reaches its data, so a
+server database can sit behind the same interface later. It deals in rows of
+JSON text and indexed columns; the core turns them into models with the wire
+codec. :class:`SqliteStore` is the embedded default: the standard library's
+``sqlite3``, one connection guarded by a re-entrant lock (usable from any
+thread), the schema created on open.
+
+Durability and atomicity
+------------------------
+- A file database runs in WAL mode with ``synchronous=NORMAL``: a commit is
+  atomic, and a process killed at any moment (SIGKILL included) reopens with
+  every committed transaction and nothing of an uncommitted one. (After a
+  power cut, the last commits may be lost, never half-applied.)
+- :meth:`Store.transaction` wraps a unit of work (``BEGIN IMMEDIATE`` ...
+  ``COMMIT``, or ``ROLLBACK`` on an exception). It nests: an inner
+  ``transaction()`` joins the outer one. :meth:`Store.savepoint` marks a
+  sub-unit that can fail alone (one supply operation inside a batch).
+
+Destruction that really destroys (RET-5)
+----------------------------------------
+``PRAGMA secure_delete=ON`` makes SQLite overwrite deleted content with
+zeros, in tables, indexes and freed pages. :meth:`Store.purge` then
+checkpoints the WAL into the database file and truncates the WAL
+(``wal_checkpoint(TRUNCATE)``), so no old page image survives in either file.
+The directory calls it after every destruction. ``ANALYZE`` is never run, so
+no index sample (``sqlite_stat4``) keeps key values.
+
+Tables
+------
+``meta`` (key/value), ``suppliers`` and ``supplier_keys`` (the registry),
+``batches`` (each batch's first receipt), ``children`` (one row per record:
+the composed record as codec JSON, the directory-held state as codec JSON,
+and indexed columns: state, local authority, date of birth, folded names,
+shield, lifecycle dates, REC-7 dates), ``contributions`` (each supplier's
+latest supplied child), ``involvements`` (each supplier's involvements,
+under the supplier's own reference and the directory's namespaced one),
+``archived_contacts`` (RET-7), ``identifiers`` (the identifier index: kind,
+value -> directory ID, by supplier; former UPNs included), three management
+queues (``data_quality``, ``source_queries``, ``broker_requests``) and
+``held_operations`` (supply held for the data-quality queue).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+
+from contactpoint_sdk.errors import ConfigurationError
+from contactpoint_sdk.models.enums import ShieldGround
+from contactpoint_sdk.models.identifiers import DirectoryId
+from contactpoint_sdk.reference_server.matching import CandidateIndex, CandidateSummary
+
+__all__ = [
+    "ArchivedContactRow",
+    "ChildRow",
+    "ContributionRow",
+    "HeldOperationRow",
+    "InvolvementRow",
+    "QueueName",
+    "QueueRow",
+    "SqliteStore",
+    "Store",
+    "SupplierRow",
+]
+
+#: The management queues a store keeps.
+QueueName = Literal["data_quality", "source_queries", "broker_requests"]
+_QUEUES: frozenset[str] = frozenset({"data_quality", "source_queries", "broker_requests"})
+
+LIVE = "live"
+ARCHIVED = "archived"
+
+
+@attrs.frozen(kw_only=True)
+class SupplierRow:
+    """An accredited supplier as stored. ``agreements`` is JSON text;
+    ``keys`` pairs each registered ``kid`` with its public JWK (JSON text)."""
+
+    supplier_id: str
+    name: str
+    namespace: str
+    local_authority: str | None
+    accredited: bool
+    agreements: str
+    keys: tuple[tuple[str, str], ...]
+    last_sequence: int
+    registered_at: str
+
+
+@attrs.frozen(kw_only=True)
+class ChildRow:
+    """One record. ``record`` and ``directory_state`` are codec JSON text; the
+    other columns are indexed copies (dates as ISO text)."""
+
+    directory_id: str
+    state: str  # "live" or "archived"
+    local_authority: str | None
+    date_of_birth: str
+    given_key: str
+    family_key: str
+    shielded: bool
+    shield_ground: str | None
+    archive_due_on: str | None
+    contact_due_on: str | None
+    gp_until: str | None
+    education_until: str | None
+    archived_on: str | None
+    destroy_due_on: str | None
+    record: str
+    directory_state: str
+    updated_at: str
+
+
+@attrs.frozen(kw_only=True)
+class ContributionRow:
+    """A supplier's latest supplied child (codec JSON of a ``SuppliedChild``
+    with no involvements). ``version`` rises with every contribution to the
+    record, so the newest is the greatest."""
+
+    directory_id: str
+    supplier_id: str
+    version: int
+    received_at: str
+    local_authority: str | None
+    child: str
+
+
+@attrs.frozen(kw_only=True)
+class InvolvementRow:
+    """A supplier's involvement: its own ``reference``, the directory's
+    namespaced ``directory_reference``, and the involvement as codec JSON
+    (carrying the supplier's own reference)."""
+
+    directory_id: str
+    supplier_id: str
+    reference: str
+    directory_reference: str
+    involvement: str
+
+
+@attrs.frozen(kw_only=True)
+class ArchivedContactRow:
+    """An involvement whose contact details were archived (RET-7)."""
+
+    directory_id: str
+    supplier_id: str
+    reference: str
+    involvement: str
+    archived_on: str
+    destroy_due_on: str
+
+
+@attrs.frozen(kw_only=True)
+class QueueRow:
+    """One item of a management queue; ``body`` is the item as JSON text.
+    ``detail`` is the directory's own note on it, never shown outside the
+    management team (for a broker request: the service's directory reference)."""
+
+    item_id: str
+    local_authority: str | None
+    directory_id: str | None
+    supplier_id: str | None
+    status: str
+    raised_at: str
+    body: str
+    detail: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HeldOperationRow:
+    """A supply operation held for the data-quality queue (SHLD-7, SUP-7)."""
+
+    item_id: str
+    supplier_id: str
+    agreement_id: str
+    operation: str
+
+
+@runtime_checkable
+class Store(CandidateIndex, Protocol):
+    """Everything the directory core stores, behind one interface."""
+
+    # --- units of work ---------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """A unit of work: all of it or none of it. Nests (joins the outer)."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside a transaction: a part that rolls back alone on an exception."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- meta ------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # --- supplier registry (SUP-3, SUP-4) ---------------------------------
+    def put_supplier(self, row: SupplierRow) -> None:
+        """Insert or replace a supplier and its keys."""
+        ...
+
+    def get_supplier(self, supplier_id: str) -> SupplierRow | None: ...
+
+    def supplier_of_key(self, kid: str) -> tuple[str, str] | None:
+        """``(supplier_id, public JWK JSON)`` for a registered signing key."""
+        ...
+
+    def set_last_sequence(self, supplier_id: str, sequence: int) -> None: ...
+
+    # --- receipts (SUP-5) --------------------------------------------------
+    def get_receipt(self, supplier_id: str, batch_id: str) -> str | None: ...
+
+    def put_receipt(
+        self, supplier_id: str, batch_id: str, sequence: int, received_at: str, receipt: str
+    ) -> None: ...
+
+    # --- records ---------------------------------------------------------
+    def get_child(self, directory_id: str) -> ChildRow | None: ...
+
+    def child_exists(self, directory_id: str) -> bool: ...
+
+    def put_child(self, row: ChildRow) -> None:
+        """Insert or replace a record row."""
+        ...
+
+    def get_contributions(self, directory_id: str) -> list[ContributionRow]: ...
+
+    def put_contribution(self, row: ContributionRow) -> None: ...
+
+    def get_involvements(self, directory_id: str) -> list[InvolvementRow]: ...
+
+    def put_involvement(self, row: InvolvementRow) -> None: ...
+
+    def delete_involvement(self, directory_id: str, supplier_id: str, reference: str) -> None: ...
+
+    def put_archived_contact(self, row: ArchivedContactRow) -> None: ...
+
+    def replace_identifiers(
+        self, directory_id: str, supplier_id: str, keys: Iterable[tuple[str, str]]
+    ) -> None:
+        """Replace the identifier index entries one supplier gave for a record."""
+        ...
+
+    def children_where(
+        self,
+        *,
+        local_authority: str,
+        live: bool = True,
+        shielded: bool | None = None,
+    ) -> list[ChildRow]: ...
+
+    def universal_service_gaps(
+        self, local_authority: str, today: str, school_age_from: str, school_age_to: str
+    ) -> list[tuple[str, bool, bool]]:
+        """``(directory_id, no_gp, no_education_setting)`` for the live records
+        of an authority missing a current GP, or (born between the two dates)
+        a current education setting (REC-7)."""
+        ...
+
+    # --- lifecycle (RET) -------------------------------------------------
+    def due_for_archive(self, today: str) -> list[str]: ...
+
+    def due_for_contact_archive(self, today: str) -> list[str]: ...
+
+    def due_for_destruction(self, today: str) -> list[str]: ...
+
+    def destroy_archived_contacts(self, today: str) -> int:
+        """Delete archived contact details due for destruction; how many."""
+        ...
+
+    def destroy(self, directory_id: str) -> None:
+        """Delete every row about a record: record, contributions,
+        involvements, archived contacts, identifiers, held operations and
+        queue items naming it."""
+        ...
+
+    def purge(self) -> None:
+        """Make deletions unrecoverable from the files (WAL checkpoint, truncate)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """``live`` and ``archived`` record counts."""
+        ...
+
+    # --- management queues -------------------------------------------------
+    def put_queue_item(self, queue: QueueName, row: QueueRow) -> None: ...
+
+    def get_queue_item(self, queue: QueueName, item_id: str) -> QueueRow | None: ...
+
+    def list_queue(
+        self,
+        queue: QueueName,
+        *,
+        local_authority: str | None = None,
+        supplier_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[QueueRow]: ...
+
+    def put_held_operation(self, row: HeldOperationRow) -> None: ...
+
+    def get_held_operation(self, item_id: str) -> HeldOperationRow | None: ...
+
+    def delete_held_operation(self, item_id: str) -> None: ...
+
+    # --- bulk and control ---------------------------------------------------
+    def bulk_insert(
+        self,
+        children: Sequence[ChildRow],
+        contributions: Sequence[ContributionRow],
+        involvements: Sequence[InvolvementRow],
+        identifiers: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        """Insert many new records at once (seeding)."""
+        ...
+
+    def existing_ids(self, directory_ids: Sequence[str]) -> set[str]: ...
+
+    def reset(self, *, keep_suppliers: bool) -> None:
+        """Empty every table but ``meta`` (and the registry, if kept)."""
+        ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suppliers (
+    supplier_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    namespace TEXT NOT NULL UNIQUE,
+    local_authority TEXT,
+    accredited INTEGER NOT NULL,
+    agreements TEXT NOT NULL,
+    last_sequence INTEGER NOT NULL DEFAULT 0,
+    registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS supplier_keys (
+    kid TEXT PRIMARY KEY,
+    supplier_id TEXT NOT NULL,
+    jwk TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS supplier_keys_supplier ON supplier_keys (supplier_id);
+CREATE TABLE IF NOT EXISTS batches (
+    supplier_id TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    receipt TEXT NOT NULL,
+    PRIMARY KEY (supplier_id, batch_id)
+);
+CREATE TABLE IF NOT EXISTS children (
+    directory_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    local_authority TEXT,
+    date_of_birth TEXT NOT NULL,
+    given_key TEXT NOT NULL,
+    family_key TEXT NOT NULL,
+    shielded INTEGER NOT NULL,
+    shield_ground TEXT,
+    archive_due_on TEXT,
+    contact_due_on TEXT,
+    gp_until TEXT,
+    education_until TEXT,
+    archived_on TEXT,
+    destroy_due_on TEXT,
+    record TEXT NOT NULL,
+    directory_state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS children_archive ON children (state, archive_due_on);
+CREATE INDEX IF NOT EXISTS children_destroy ON children (state, destroy_due_on);
+CREATE INDEX IF NOT EXISTS children_contact ON children (contact_due_on)
+    WHERE contact_due_on IS NOT NULL;
+CREATE INDEX IF NOT EXISTS children_la ON children (local_authority, state, shielded);
+CREATE INDEX IF NOT EXISTS children_dob ON children (date_of_birth, family_key, given_key);
+CREATE INDEX IF NOT EXISTS children_shielded ON children (date_of_birth) WHERE shielded = 1;
+CREATE TABLE IF NOT EXISTS contributions (
+    directory_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    local_authority TEXT,
+    child TEXT NOT NULL,
+    PRIMARY KEY (directory_id, supplier_id)
+);
+CREATE TABLE IF NOT EXISTS involvements (
+    directory_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    directory_reference TEXT NOT NULL,
+    involvement TEXT NOT NULL,
+    PRIMARY KEY (directory_id, supplier_id, reference)
+);
+CREATE TABLE IF NOT EXISTS archived_contacts (
+    id INTEGER PRIMARY KEY,
+    directory_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    involvement TEXT NOT NULL,
+    archived_on TEXT NOT NULL,
+    destroy_due_on TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archived_contacts_child ON archived_contacts (directory_id);
+CREATE INDEX IF NOT EXISTS archived_contacts_due ON archived_contacts (destroy_due_on);
+CREATE TABLE IF NOT EXISTS identifiers (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    directory_id TEXT NOT NULL,
+    supplier_id TEXT NOT NULL,
+    PRIMARY KEY (kind, value, directory_id, supplier_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identifiers_child ON identifiers (directory_id, supplier_id);
+CREATE TABLE IF NOT EXISTS held_operations (
+    item_id TEXT PRIMARY KEY,
+    supplier_id TEXT NOT NULL,
+    agreement_id TEXT NOT NULL,
+    operation TEXT NOT NULL
+);
+"""
+
+_QUEUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {name} (
+    item_id TEXT PRIMARY KEY,
+    local_authority TEXT,
+    directory_id TEXT,
+    supplier_id TEXT,
+    status TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS {name}_la ON {name} (local_authority, status);
+CREATE INDEX IF NOT EXISTS {name}_supplier ON {name} (supplier_id);
+CREATE INDEX IF NOT EXISTS {name}_child ON {name} (directory_id);
+"""
+
+_PUT_CHILD = (
+    "INSERT OR REPLACE INTO children (directory_id, state, local_authority, date_of_birth, "
+    "given_key, family_key, shielded, shield_ground, archive_due_on, contact_due_on, gp_until, "
+    "education_until, archived_on, destroy_due_on, record, directory_state, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHILD = _PUT_CHILD.replace("INSERT OR REPLACE", "INSERT", 1)
+_PUT_CONTRIBUTION = (
+    "INSERT OR REPLACE INTO contributions "
+    "(directory_id, supplier_id, version, received_at, local_authority, child) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_PUT_INVOLVEMENT = (
+    "INSERT OR REPLACE INTO involvements "
+    "(directory_id, supplier_id, reference, directory_reference, involvement) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_PUT_IDENTIFIER = (
+    "INSERT OR IGNORE INTO identifiers (kind, value, directory_id, supplier_id) VALUES (?, ?, ?, ?)"
+)
+_DATA_TABLES = (
+    "batches",
+    "children",
+    "contributions",
+    "involvements",
+    "archived_contacts",
+    "identifiers",
+    "held_operations",
+    *sorted(_QUEUES),
+)
+
+
+def _child_params(row: ChildRow) -> tuple[object, ...]:
+    return (
+        row.directory_id,
+        row.state,
+        row.local_authority,
+        row.date_of_birth,
+        row.given_key,
+        row.family_key,
+        int(row.shielded),
+        row.shield_ground,
+        row.archive_due_on,
+        row.contact_due_on,
+        row.gp_until,
+        row.education_until,
+        row.archived_on,
+        row.destroy_due_on,
+        row.record,
+        row.directory_state,
+        row.updated_at,
+    )
+
+
+def _child_row(r: sqlite3.Row) -> ChildRow:
+    return ChildRow(
+        directory_id=r["directory_id"],
+        state=r["state"],
+        local_authority=r["local_authority"],
+        date_of_birth=r["date_of_birth"],
+        given_key=r["given_key"],
+        family_key=r["family_key"],
+        shielded=bool(r["shielded"]),
+        shield_ground=r["shield_ground"],
+        archive_due_on=r["archive_due_on"],
+        contact_due_on=r["contact_due_on"],
+        gp_until=r["gp_until"],
+        education_until=r["education_until"],
+        archived_on=r["archived_on"],
+        destroy_due_on=r["destroy_due_on"],
+        record=r["record"],
+        directory_state=r["directory_state"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _queue_row(r: sqlite3.Row) -> QueueRow:
+    return QueueRow(
+        item_id=r["item_id"],
+        local_authority=r["local_authority"],
+        directory_id=r["directory_id"],
+        supplier_id=r["supplier_id"],
+        status=r["status"],
+        raised_at=r["raised_at"],
+        body=r["body"],
+        detail=r["detail"],
+    )
+
+
+def _queue(name: str) -> str:
+    if name not in _QUEUES:
+        raise ValueError(f"no queue named {name!r}")
+    return name
+
+
+class SqliteStore:
+    """The embedded store: SQLite through the standard library.
+
+    ``path`` is a file (opened in WAL mode) or ``":memory:"``. One connection
+    serves every thread, guarded by a re-entrant lock; a transaction holds
+    the lock from ``BEGIN`` to ``COMMIT``.
+    """
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self.is_file = self.path != ":memory:" and not self.path.startswith("file::memory:")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._savepoints = 0
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+            )
+        except sqlite3.Error as error:
+            raise ConfigurationError(f"cannot open the directory database: {error}") from None
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA secure_delete = ON")
+        self._db.execute("PRAGMA temp_store = MEMORY")
+        self._db.execute("PRAGMA cache_size = -65536")
+        if self.is_file:
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise ConfigurationError("the directory database cannot use WAL mode")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        with self.transaction():
+            # executescript would COMMIT mid-way: run the statements one by one.
+            for statement in _statements(_SCHEMA):
+                self._db.execute(statement)
+            for name in sorted(_QUEUES):
+                for statement in _statements(_QUEUE_SCHEMA.format(name=name)):
+                    self._db.execute(statement)
+
+    # --- units of work ---------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self._lock:
+            if not self._depth:
+                raise RuntimeError("a savepoint needs an open transaction")
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            self._db.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._savepoints -= 1
+            self._db.execute(f"RELEASE {name}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _all(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> int:
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
+
+    # --- meta ------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- suppliers ---------------------------------------------------------
+
+    def put_supplier(self, row: SupplierRow) -> None:
+        with self.transaction():
+            self._run(
+                "INSERT OR REPLACE INTO suppliers (supplier_id, name, namespace, local_authority, "
+                "accredited, agreements, last_sequence, registered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.supplier_id,
+                    row.name,
+                    row.namespace,
+                    row.local_authority,
+                    int(row.accredited),
+                    row.agreements,
+                    row.last_sequence,
+                    row.registered_at,
+                ),
+            )
+            self._run("DELETE FROM supplier_keys WHERE supplier_id = ?", (row.supplier_id,))
+            with self._lock:
+                self._db.executemany(
+                    "INSERT INTO supplier_keys (kid, supplier_id, jwk) VALUES (?, ?, ?)",
+                    [(kid, row.supplier_id, jwk) for kid, jwk in row.keys],
+                )
+
+    def get_supplier(self, supplier_id: str) -> SupplierRow | None:
+        r = self._one("SELECT * FROM suppliers WHERE supplier_id = ?", (supplier_id,))
+        if r is None:
+            return None
+        keys = self._all(
+            "SELECT kid, jwk FROM supplier_keys WHERE supplier_id = ? ORDER BY rowid",
+            (supplier_id,),
+        )
+        return SupplierRow(
+            supplier_id=r["supplier_id"],
+            name=r["name"],
+            namespace=r["namespace"],
+            local_authority=r["local_authority"],
+            accredited=bool(r["accredited"]),
+            agreements=r["agreements"],
+            keys=tuple((k["kid"], k["jwk"]) for k in keys),
+            last_sequence=r["last_sequence"],
+            registered_at=r["registered_at"],
+        )
+
+    def supplier_of_key(self, kid: str) -> tuple[str, str] | None:
+        r = self._one("SELECT supplier_id, jwk FROM supplier_keys WHERE kid = ?", (kid,))
+        return None if r is None else (r["supplier_id"], r["jwk"])
+
+    def set_last_sequence(self, supplier_id: str, sequence: int) -> None:
+        self._run(
+            "UPDATE suppliers SET last_sequence = ? WHERE supplier_id = ?", (sequence, supplier_id)
+        )
+
+    # --- receipts ------------------------------------------------------------
+
+    def get_receipt(self, supplier_id: str, batch_id: str) -> str | None:
+        r = self._one(
+            "SELECT receipt FROM batches WHERE supplier_id = ? AND batch_id = ?",
+            (supplier_id, batch_id),
+        )
+        return None if r is None else str(r["receipt"])
+
+    def put_receipt(
+        self, supplier_id: str, batch_id: str, sequence: int, received_at: str, receipt: str
+    ) -> None:
+        self._run(
+            "INSERT INTO batches (supplier_id, batch_id, sequence, received_at, receipt) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (supplier_id, batch_id, sequence, received_at, receipt),
+        )
+
+    # --- records -------------------------------------------------------------
+
+    def get_child(self, directory_id: str) -> ChildRow | None:
+        r = self._one("SELECT * FROM children WHERE directory_id = ?", (directory_id,))
+        return None if r is None else _child_row(r)
+
+    def child_exists(self, directory_id: str) -> bool:
+        return (
+            self._one("SELECT 1 FROM children WHERE directory_id = ?", (directory_id,)) is not None
+        )
+
+    def put_child(self, row: ChildRow) -> None:
+        self._run(_PUT_CHILD, _child_params(row))
+
+    def get_contributions(self, directory_id: str) -> list[ContributionRow]:
+        return [
+            ContributionRow(
+                directory_id=r["directory_id"],
+                supplier_id=r["supplier_id"],
+                version=r["version"],
+                received_at=r["received_at"],
+                local_authority=r["local_authority"],
+                child=r["child"],
+            )
+            for r in self._all(
+                "SELECT * FROM contributions WHERE directory_id = ? ORDER BY version",
+                (directory_id,),
+            )
+        ]
+
+    def put_contribution(self, row: ContributionRow) -> None:
+        self._run(
+            _PUT_CONTRIBUTION,
+            (
+                row.directory_id,
+                row.supplier_id,
+                row.version,
+                row.received_at,
+                row.local_authority,
+                row.child,
+            ),
+        )
+
+    def get_involvements(self, directory_id: str) -> list[InvolvementRow]:
+        return [
+            InvolvementRow(
+                directory_id=r["directory_id"],
+                supplier_id=r["supplier_id"],
+                reference=r["reference"],
+                directory_reference=r["directory_reference"],
+                involvement=r["involvement"],
+            )
+            for r in self._all(
+                "SELECT * FROM involvements WHERE directory_id = ? ORDER BY directory_reference",
+                (directory_id,),
+            )
+        ]
+
+    def put_involvement(self, row: InvolvementRow) -> None:
+        self._run(
+            _PUT_INVOLVEMENT,
+            (
+                row.directory_id,
+                row.supplier_id,
+                row.reference,
+                row.directory_reference,
+                row.involvement,
+            ),
+        )
+
+    def delete_involvement(self, directory_id: str, supplier_id: str, reference: str) -> None:
+        self._run(
+            "DELETE FROM involvements WHERE directory_id = ? AND supplier_id = ? AND reference = ?",
+            (directory_id, supplier_id, reference),
+        )
+
+    def put_archived_contact(self, row: ArchivedContactRow) -> None:
+        self._run(
+            "INSERT INTO archived_contacts (directory_id, supplier_id, reference, involvement, "
+            "archived_on, destroy_due_on) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                row.directory_id,
+                row.supplier_id,
+                row.reference,
+                row.involvement,
+                row.archived_on,
+                row.destroy_due_on,
+            ),
+        )
+
+    def replace_identifiers(
+        self, directory_id: str, supplier_id: str, keys: Iterable[tuple[str, str]]
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM identifiers WHERE directory_id = ? AND supplier_id = ?",
+                (directory_id, supplier_id),
+            )
+            self._db.executemany(
+                _PUT_IDENTIFIER, [(k, v, directory_id, supplier_id) for k, v in keys]
+            )
+
+    def children_where(
+        self,
+        *,
+        local_authority: str,
+        live: bool = True,
+        shielded: bool | None = None,
+    ) -> list[ChildRow]:
+        sql = "SELECT * FROM children WHERE local_authority = ? AND state = ?"
+        params: list[object] = [local_authority, LIVE if live else ARCHIVED]
+        if shielded is not None:
+            sql += " AND shielded = ?"
+            params.append(int(shielded))
+        return [_child_row(r) for r in self._all(sql + " ORDER BY directory_id", params)]
+
+    def universal_service_gaps(
+        self, local_authority: str, today: str, school_age_from: str, school_age_to: str
+    ) -> list[tuple[str, bool, bool]]:
+        rows = self._all(
+            "SELECT directory_id, "
+            "  (gp_until IS NULL OR gp_until < :today) AS no_gp, "
+            "  (date_of_birth > :older AND date_of_birth <= :younger "
+            "   AND (education_until IS NULL OR education_until < :today)) AS no_edu "
+            "FROM children WHERE local_authority = :la AND state = 'live' "
+            "AND (no_gp OR no_edu) ORDER BY directory_id",
+            {
+                "today": today,
+                "older": school_age_to,
+                "younger": school_age_from,
+                "la": local_authority,
+            },
+        )
+        return [(r["directory_id"], bool(r["no_gp"]), bool(r["no_edu"])) for r in rows]
+
+    # --- matching index ------------------------------------------------------
+
+    def find_identifier(self, kind: str, value: str) -> list[str]:
+        return [
+            r["directory_id"]
+            for r in self._all(
+                "SELECT DISTINCT directory_id FROM identifiers WHERE kind = ? AND value = ?",
+                (kind, value),
+            )
+        ]
+
+    def _summary(self, r: sqlite3.Row) -> CandidateSummary:
+        keys = self._all(
+            "SELECT DISTINCT kind, value FROM identifiers WHERE directory_id = ?",
+            (r["directory_id"],),
+        )
+        ground = r["shield_ground"]
+        return CandidateSummary(
+            directory_id=DirectoryId(r["directory_id"]),
+            date_of_birth=date.fromisoformat(r["date_of_birth"]),
+            live=r["state"] == LIVE,
+            shielded=bool(r["shielded"]),
+            shield_ground=None if ground is None else ShieldGround(ground),
+            given_key=r["given_key"],
+            family_key=r["family_key"],
+            identifiers=frozenset((k["kind"], k["value"]) for k in keys),
+        )
+
+    _SUMMARY = (
+        "SELECT directory_id, state, date_of_birth, shielded, shield_ground, given_key, "
+        "family_key FROM children WHERE "
+    )
+
+    def candidate(self, directory_id: str) -> CandidateSummary | None:
+        r = self._one(
+            self._SUMMARY + "directory_id = ?",
+            (directory_id,),
+        )
+        return None if r is None else self._summary(r)
+
+    def shielded_born_on(self, date_of_birth: date) -> list[CandidateSummary]:
+        rows = self._all(
+            self._SUMMARY + "date_of_birth = ? AND shielded = 1",
+            (date_of_birth.isoformat(),),
+        )
+        return [self._summary(r) for r in rows]
+
+    def live_named_born_on(
+        self, date_of_birth: date, given_key: str, family_key: str
+    ) -> list[CandidateSummary]:
+        rows = self._all(
+            self._SUMMARY
+            + "date_of_birth = ? AND family_key = ? AND given_key = ? AND state = 'live'",
+            (date_of_birth.isoformat(), family_key, given_key),
+        )
+        return [self._summary(r) for r in rows]
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def due_for_archive(self, today: str) -> list[str]:
+        return [
+            r["directory_id"]
+            for r in self._all(
+                "SELECT directory_id FROM children WHERE state = 'live' "
+                "AND archive_due_on <= ? ORDER BY directory_id",
+                (today,),
+            )
+        ]
+
+    def due_for_contact_archive(self, today: str) -> list[str]:
+        return [
+            r["directory_id"]
+            for r in self._all(
+                "SELECT directory_id FROM children WHERE contact_due_on <= ? "
+                "AND state = 'live' ORDER BY directory_id",
+                (today,),
+            )
+        ]
+
+    def due_for_destruction(self, today: str) -> list[str]:
+        return [
+            r["directory_id"]
+            for r in self._all(
+                "SELECT directory_id FROM children WHERE state = 'archived' "
+                "AND destroy_due_on <= ? ORDER BY directory_id",
+                (today,),
+            )
+        ]
+
+    def destroy_archived_contacts(self, today: str) -> int:
+        return self._run("DELETE FROM archived_contacts WHERE destroy_due_on <= ?", (today,))
+
+    def destroy(self, directory_id: str) -> None:
+        with self.transaction():
+            for table in ("children", "contributions", "involvements", "archived_contacts"):
+                self._run(f"DELETE FROM {table} WHERE directory_id = ?", (directory_id,))  # noqa: S608
+            self._run("DELETE FROM identifiers WHERE directory_id = ?", (directory_id,))
+            held = [
+                r["item_id"]
+                for r in self._all(
+                    "SELECT item_id FROM data_quality WHERE directory_id = ?", (directory_id,)
+                )
+            ]
+            for item_id in held:
+                self._run("DELETE FROM held_operations WHERE item_id = ?", (item_id,))
+            for queue in sorted(_QUEUES):
+                self._run(f"DELETE FROM {queue} WHERE directory_id = ?", (directory_id,))  # noqa: S608
+
+    def purge(self) -> None:
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("purge runs outside a transaction")
+            if self.is_file:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if busy:
+                    raise ConfigurationError("the WAL could not be checkpointed")
+
+    def counts(self) -> dict[str, int]:
+        rows = self._all("SELECT state, COUNT(*) AS n FROM children GROUP BY state")
+        found = {r["state"]: int(r["n"]) for r in rows}
+        return {"live": found.get(LIVE, 0), "archived": found.get(ARCHIVED, 0)}
+
+    # --- queues ------------------------------------------------------------------
+
+    def put_queue_item(self, queue: QueueName, row: QueueRow) -> None:
+        self._run(
+            f"INSERT OR REPLACE INTO {_queue(queue)} "  # noqa: S608
+            "(item_id, local_authority, directory_id, supplier_id, status, raised_at, body, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.item_id,
+                row.local_authority,
+                row.directory_id,
+                row.supplier_id,
+                row.status,
+                row.raised_at,
+                row.body,
+                row.detail,
+            ),
+        )
+
+    def get_queue_item(self, queue: QueueName, item_id: str) -> QueueRow | None:
+        r = self._one(f"SELECT * FROM {_queue(queue)} WHERE item_id = ?", (item_id,))  # noqa: S608
+        return None if r is None else _queue_row(r)
+
+    def list_queue(
+        self,
+        queue: QueueName,
+        *,
+        local_authority: str | None = None,
+        supplier_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[QueueRow]:
+        sql = f"SELECT * FROM {_queue(queue)} WHERE 1 = 1"  # noqa: S608
+        params: list[object] = []
+        if local_authority is not None:
+            sql += " AND local_authority = ?"
+            params.append(local_authority)
+        if supplier_id is not None:
+            sql += " AND supplier_id = ?"
+            params.append(supplier_id)
+        if statuses is not None:
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params.extend(statuses)
+        return [_queue_row(r) for r in self._all(sql + " ORDER BY raised_at, item_id", params)]
+
+    def put_held_operation(self, row: HeldOperationRow) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO held_operations (item_id, supplier_id, agreement_id, "
+            "operation) VALUES (?, ?, ?, ?)",
+            (row.item_id, row.supplier_id, row.agreement_id, row.operation),
+        )
+
+    def get_held_operation(self, item_id: str) -> HeldOperationRow | None:
+        r = self._one("SELECT * FROM held_operations WHERE item_id = ?", (item_id,))
+        if r is None:
+            return None
+        return HeldOperationRow(
+            item_id=r["item_id"],
+            supplier_id=r["supplier_id"],
+            agreement_id=r["agreement_id"],
+            operation=r["operation"],
+        )
+
+    def delete_held_operation(self, item_id: str) -> None:
+        self._run("DELETE FROM held_operations WHERE item_id = ?", (item_id,))
+
+    # --- bulk and control ------------------------------------------------------------
+
+    def bulk_insert(
+        self,
+        children: Sequence[ChildRow],
+        contributions: Sequence[ContributionRow],
+        involvements: Sequence[InvolvementRow],
+        identifiers: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        with self.transaction(), self._lock:
+            db = self._db
+            db.executemany(_INSERT_CHILD, [_child_params(c) for c in children])
+            db.executemany(
+                _PUT_CONTRIBUTION,
+                [
+                    (
+                        c.directory_id,
+                        c.supplier_id,
+                        c.version,
+                        c.received_at,
+                        c.local_authority,
+                        c.child,
+                    )
+                    for c in contributions
+                ],
+            )
+            db.executemany(
+                _PUT_INVOLVEMENT,
+                [
+                    (
+                        i.directory_id,
+                        i.supplier_id,
+                        i.reference,
+                        i.directory_reference,
+                        i.involvement,
+                    )
+                    for i in involvements
+                ],
+            )
+            db.executemany(_PUT_IDENTIFIER, identifiers)
+
+    def existing_ids(self, directory_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(directory_ids), 500):
+            chunk = directory_ids[start : start + 500]
+            rows = self._all(
+                f"SELECT directory_id FROM children WHERE directory_id IN "  # noqa: S608
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(r["directory_id"] for r in rows)
+        return found
+
+    def reset(self, *, keep_suppliers: bool) -> None:
+        with self.transaction():
+            for table in _DATA_TABLES:
+                self._run(f"DELETE FROM {table}")  # noqa: S608
+            if keep_suppliers:
+                self._run("UPDATE suppliers SET last_sequence = 0")
+            else:
+                self._run("DELETE FROM supplier_keys")
+                self._run("DELETE FROM suppliers")
+        self.purge()
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
