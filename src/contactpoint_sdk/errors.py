@@ -23,6 +23,7 @@ __all__ = [
     "AgreementViolation",
     "AlgorithmNotAllowed",
     "ApiError",
+    "AuditLogDamaged",
     "BadRequest",
     "CompressionNotAllowed",
     "ConfigurationError",
@@ -473,3 +474,10 @@ class SupplyInterrupted(ContactPointError):
         self.error = error
         self.receipts: tuple[SupplyReceipt, ...] = tuple(receipts)
         self.pending: tuple[SupplyBatch, ...] = tuple(pending)
+
+
+class AuditLogDamaged(ContactPointError):
+    """The audit log's stored entries are not the unbroken sequence it wrote (ACC-5)."""
+
+    code = "audit_log_damaged"
+    rule = "ACC-5"

@@ -1,6 +1,7 @@
 """The ``contactpoint`` command line.
 
-Commands: ``demo`` (the main job), ``keys`` (key rings). Each command lives in
+Commands: ``demo`` (the main job), ``keys`` (key rings), ``audit`` (sign tree
+heads, prove the audit log whole). Each command lives in
 its own module and adds its own options.
 
 Exit codes, the same for every command: 0 success; 1 the command ran and
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from contactpoint_sdk import __version__
+from contactpoint_sdk.cli.audit import add_audit_arguments
 from contactpoint_sdk.cli.demo import add_demo_arguments
 from contactpoint_sdk.cli.keys import add_keys_arguments
 from contactpoint_sdk.errors import ContactPointError
@@ -35,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     add_keys_arguments(commands.add_parser("keys", help="make, list, publish and rotate key rings"))
+    add_audit_arguments(
+        commands.add_parser("audit", help="sign tree heads and prove the audit log whole (ACC-5)")
+    )
     return parser
 
 

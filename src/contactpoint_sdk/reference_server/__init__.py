@@ -14,6 +14,12 @@ See ``docs/reference-server.md``.
 """
 
 from contactpoint_sdk.reference_server.audit import AuditEvent, AuditSink, MemoryAuditLog
+from contactpoint_sdk.reference_server.audit_log import (
+    MerkleAuditLog,
+    SignedTreeHead,
+    VerificationReport,
+    verify_log_file,
+)
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
     MatchOutcome,
@@ -53,8 +59,10 @@ __all__ = [
     "MatchResult",
     "Matcher",
     "MemoryAuditLog",
+    "MerkleAuditLog",
     "ShieldRequestInput",
     "ShieldReviewInput",
+    "SignedTreeHead",
     "SourceQuery",
     "SqliteStore",
     "Store",
@@ -62,4 +70,6 @@ __all__ = [
     "SupplierRecord",
     "SupplyAgreement",
     "UniversalServiceGap",
+    "VerificationReport",
+    "verify_log_file",
 ]

@@ -32,7 +32,10 @@ class AuditEvent:
     ``action`` is a stable snake_case name (``supply_batch``,
     ``record_viewed``, ``shield_requested``, ``record_destroyed`` ...).
     ``actor`` is who caused it: a user ID, a supplier ID, or ``"directory"``
-    for the lifecycle jobs.
+    for the lifecycle jobs; ``on_behalf_of`` the practitioner an authorised
+    user acted for (mediated access, ACC-6). ``reason`` is the stated reason's
+    code, never its free text (ACC-3). ``request_id`` ties the event to the
+    HTTP request that caused it.
     """
 
     at: datetime
@@ -43,6 +46,9 @@ class AuditEvent:
     code: str | None = None
     rule: str | None = None
     refs: tuple[str, ...] = ()
+    on_behalf_of: str | None = None
+    reason: str | None = None
+    request_id: str | None = None
 
 
 @runtime_checkable
@@ -50,7 +56,8 @@ class AuditSink(Protocol):
     """Where the directory writes its audit events (ACC-5)."""
 
     def record(self, event: AuditEvent) -> None:
-        """Append ``event``. Must not raise for a well-formed event."""
+        """Append ``event``. A durable log may fail (a full disk): let that
+        propagate, so that nothing is served unaudited (ACC-5)."""
         ...
 
 
