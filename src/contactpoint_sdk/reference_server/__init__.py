@@ -13,6 +13,7 @@
 See ``docs/reference-server.md``.
 """
 
+from contactpoint_sdk.reference_server.app import create_app
 from contactpoint_sdk.reference_server.audit import AuditEvent, AuditSink, MemoryAuditLog
 from contactpoint_sdk.reference_server.audit_log import (
     MerkleAuditLog,
@@ -20,12 +21,14 @@ from contactpoint_sdk.reference_server.audit_log import (
     VerificationReport,
     verify_log_file,
 )
+from contactpoint_sdk.reference_server.faults import FaultInjector
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
     MatchOutcome,
     MatchResult,
     StrongIdentifierMatcher,
 )
+from contactpoint_sdk.reference_server.serve import LoopbackServer
 from contactpoint_sdk.reference_server.service import (
     ALL_OPERATIONS,
     BrokerRequest,
@@ -43,9 +46,11 @@ from contactpoint_sdk.reference_server.service import (
     UniversalServiceGap,
 )
 from contactpoint_sdk.reference_server.store import SqliteStore, Store
+from contactpoint_sdk.reference_server.transport import AsyncInProcessTransport, InProcessTransport
 
 __all__ = [
     "ALL_OPERATIONS",
+    "AsyncInProcessTransport",
     "AuditEvent",
     "AuditSink",
     "BrokerRequest",
@@ -54,7 +59,10 @@ __all__ = [
     "DataQualityKind",
     "DataQualityStatus",
     "DirectoryService",
+    "FaultInjector",
+    "InProcessTransport",
     "JobReport",
+    "LoopbackServer",
     "MatchOutcome",
     "MatchResult",
     "Matcher",
@@ -71,5 +79,6 @@ __all__ = [
     "SupplyAgreement",
     "UniversalServiceGap",
     "VerificationReport",
+    "create_app",
     "verify_log_file",
 ]

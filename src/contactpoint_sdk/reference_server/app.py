@@ -1,0 +1,1099 @@
+"""The directory's HTTP API: a thin Starlette app over :class:`DirectoryService`.
+
+``create_app(service)`` maps each route to one service method: it parses the
+request, calls the method, and encodes the answer with the service's wire
+codec. No rule is decided here; the core decides, and its refusals become
+answers:
+
+- every error is ``application/problem+json`` (RFC 9457) with ``type``,
+  ``title``, ``status``, ``detail``, the SDK's ``code``, the ``rule`` that
+  refused (where one did), ``request_id`` and, for validation failures,
+  ``problems: [{path, code, rule, message}]``. Details never quote child or
+  parent data: they are the SDK's own messages, which never do;
+- the status follows the error's type (:data:`STATUS_BY_ERROR`; the table is
+  in ``docs/reference-server.md``);
+- every answer carries ``X-Request-ID``: the client's own, if it sent a usable
+  one (1 to 128 of ``A-Z a-z 0-9 . _ : -``), else a fresh one.
+
+Routes (the whole list, with schemas, is ``docs/openapi.yaml``):
+
+- ``/v1/health``, ``/v1/keys/directory``, ``/v1/supply/batches``: as in
+  ``docs/http-api.md``;
+- ``/v1/children/...``, ``/v1/archive/...``, ``/v1/management/...``: the
+  look-up side and the local authority's management team. Until sign-in and
+  sessions arrive (the look-up issue), the caller is named by the TEST-ONLY
+  header ``X-Test-Viewer``, a :class:`~contactpoint_sdk.policy.viewer.Viewer`
+  as JSON; :func:`caller` is the one place that reads it, and the one place
+  sessions will replace;
+- ``/v1/_control/...``: the reference directory's test controls (reset, the
+  movable clock, fault injection, lifecycle jobs, the synthetic population,
+  the supplier registry). Off with ``controls=False``. Never faulted.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+
+import anyio
+import attrs
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contactpoint_sdk import __version__
+from contactpoint_sdk.clock import MovableClock
+from contactpoint_sdk.errors import (
+    AgreementViolation,
+    ConfigurationError,
+    ContactPointError,
+    EnvelopeDecryptionFailed,
+    EnvelopeError,
+    EnvelopeFromFuture,
+    KeyMaterialError,
+    NotPermitted,
+    PolicyRefusal,
+    Problem,
+    RecordNotFound,
+    SequenceOutOfOrder,
+    SignatureInvalid,
+    SupplierNotAccredited,
+    UnknownKey,
+    ValidationError,
+)
+from contactpoint_sdk.models.enums import Gender, ServiceKind
+from contactpoint_sdk.models.identifiers import DirectoryId
+from contactpoint_sdk.models.record import (
+    Address,
+    PersonName,
+    RetentionExtension,
+    SourceIdentifiers,
+)
+from contactpoint_sdk.policy.viewer import Role, SubjectAccessRequester, Viewer
+from contactpoint_sdk.reference_server.entities import (
+    BrokerStatus,
+    ShieldRequestInput,
+    ShieldReviewInput,
+    SupplierRecord,
+    SupplyAgreement,
+)
+from contactpoint_sdk.reference_server.faults import (
+    ABORT_CONNECTION_EXTENSION,
+    CONTROL_PREFIX,
+    ConnectionDropped,
+    Fault,
+    FaultInjector,
+    FaultKind,
+)
+from contactpoint_sdk.reference_server.transport import (
+    UNHANDLED_ERROR_SCOPE_KEY,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
+from contactpoint_sdk.supply.keys import PublicKeySet
+
+if TYPE_CHECKING:
+    from contactpoint_sdk.reference_server.service import DirectoryService
+
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "MAX_JSON_BYTES",
+    "MAX_SEED_CHILDREN",
+    "PROBLEM_TYPE_BASE",
+    "REQUEST_ID_HEADER",
+    "STATUS_BY_CODE",
+    "STATUS_BY_ERROR",
+    "TEST_VIEWER_HEADER",
+    "caller",
+    "create_app",
+    "problem_document",
+    "status_for",
+]
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+#: TEST ONLY: the header that names the caller of look-up and management
+#: routes until sign-in and sessions replace it (the look-up issue).
+TEST_VIEWER_HEADER: Final = "X-Test-Viewer"
+#: ``type`` of every problem is this plus its ``code``. An identifier, not a page.
+PROBLEM_TYPE_BASE: Final = "https://contactpoint.invalid/problems/"
+#: The largest envelope accepted: room for the envelope module's 16 MiB
+#: payload limit after two layers of base64url, with headers.
+MAX_ENVELOPE_BYTES: Final = 32 * 1024 * 1024
+#: The most synthetic children one ``/v1/_control/seed`` call adds.
+MAX_SEED_CHILDREN: Final = 1_000_000
+#: The largest JSON body accepted on any other route.
+MAX_JSON_BYTES: Final = 1024 * 1024
+_MAX_VIEWER_HEADER: Final = 4096
+
+_REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REASON_RE: Final = re.compile(r"[a-z0-9_]{1,64}")
+_SCOPE_REQUEST_ID: Final = "contactpoint.request_id"
+_PROBLEM_JSON: Final = "application/problem+json"
+_JOSE: Final = "application/jose"
+_JWKS: Final = "application/jwk-set+json"
+
+#: The HTTP status of each error type; the first entry the error is an
+#: instance of wins, so subclasses come before their bases.
+STATUS_BY_ERROR: Final[tuple[tuple[type[ContactPointError], int], ...]] = (
+    (ValidationError, 400),
+    # SUP-5: an envelope that is not from whom it says, or not for us.
+    (SignatureInvalid, 401),
+    (UnknownKey, 401),
+    (EnvelopeDecryptionFailed, 401),
+    (EnvelopeFromFuture, 401),
+    # SUP-5: an envelope that is not well formed.
+    (EnvelopeError, 400),
+    (SupplierNotAccredited, 403),  # SUP-3
+    (AgreementViolation, 403),  # SUP-4
+    (NotPermitted, 403),
+    (RecordNotFound, 404),
+    (SequenceOutOfOrder, 409),
+    (PolicyRefusal, 403),
+    (KeyMaterialError, 400),
+    (ConfigurationError, 400),
+    (ContactPointError, 400),
+)
+
+#: Codes whose status is not their type's.
+STATUS_BY_CODE: Final[Mapping[str, int]] = {
+    "supplier_key_taken": 409,  # SUP-5: a key belongs to one supplier
+}
+
+
+def status_for(error: ContactPointError) -> int:
+    """The HTTP status an error of the core is answered with."""
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return 400  # pragma: no cover - ContactPointError is the last entry
+
+
+# --- Problems (RFC 9457) ---------------------------------------------------------
+
+
+class _Refused(Exception):
+    """An HTTP-level refusal raised by this module's own checks."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        rule: str | None = None,
+        problems: Iterable[Problem] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.rule = rule
+        self.problems = tuple(problems)
+        self.headers = dict(headers or {})
+
+
+def problem_document(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request_id: str,
+    rule: str | None = None,
+    problems: Iterable[Problem] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document with the SDK's members."""
+    document: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "rule": rule,
+        "request_id": request_id,
+    }
+    listed = [
+        {"path": p.path, "code": p.code, "rule": p.rule, "message": p.message} for p in problems
+    ]
+    if listed:
+        document["problems"] = listed
+    document.update(extra)
+    return document
+
+
+def _problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request_id: str,
+    rule: str | None = None,
+    problems: Iterable[Problem] = (),
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_document(
+            status, code, detail, request_id=request_id, rule=rule, problems=problems, **extra
+        ),
+        status_code=status,
+        media_type=_PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def _request_id(scope: Scope) -> str:
+    value = scope.get(_SCOPE_REQUEST_ID)
+    return value if isinstance(value, str) else uuid.uuid4().hex
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"x-request-id":
+            try:
+                text: str = value.decode("ascii")
+            except UnicodeDecodeError:
+                break
+            if _REQUEST_ID_RE.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+async def _on_core_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ContactPointError)  # noqa: S101 - registered for it
+    status = status_for(error)
+    extra: dict[str, Any] = {}
+    if isinstance(error, SequenceOutOfOrder):
+        extra["last_sequence"] = error.last_sequence
+    problems = error.problems if isinstance(error, ValidationError) else ()
+    detail = (
+        f"{len(problems)} problems: " + "; ".join(str(p) for p in problems[:5])
+        if len(problems) > 1
+        else error.message
+    )
+    return _problem_response(
+        status,
+        error.code,
+        detail,
+        request_id=_request_id(request.scope),
+        rule=error.rule,
+        problems=problems,
+        **extra,
+    )
+
+
+async def _on_refused(request: Request, error: Exception) -> Response:
+    assert isinstance(error, _Refused)  # noqa: S101 - registered for it
+    return _problem_response(
+        error.status,
+        error.code,
+        error.detail,
+        request_id=_request_id(request.scope),
+        rule=error.rule,
+        problems=error.problems,
+        headers=error.headers,
+    )
+
+
+_HTTP_CODES: Final = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _on_http_exception(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)  # noqa: S101 - registered for it
+    status = error.status_code
+    code = _HTTP_CODES.get(status, f"http_{status}")
+    detail = {
+        404: f"no route {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(status, HTTPStatus(status).phrase)
+    return _problem_response(
+        status, code, detail, request_id=_request_id(request.scope), headers=error.headers
+    )
+
+
+async def _on_unhandled(request: Request, error: Exception) -> Response:
+    rid = _request_id(request.scope)
+    # The type only: an exception's message could quote data (logs carry none).
+    _log.error(
+        "unhandled %s on %s %s [request %s]",
+        type(error).__name__,
+        request.method,
+        request.url.path,
+        rid,
+    )
+    return _problem_response(
+        500,
+        "internal_error",
+        "the directory failed to answer; quote the request ID to its operators",
+        request_id=rid,
+    )
+
+
+# --- The edge: request IDs and faults, outside everything else -------------------------
+
+
+class _Edge:
+    """The outermost layer: gives each request its ID (echoed on every answer,
+    errors and faults included) and applies injected faults."""
+
+    def __init__(self, app: ASGIApp, faults: FaultInjector) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_request_id(scope)
+        scope[_SCOPE_REQUEST_ID] = rid
+        header = (b"x-request-id", rid.encode("ascii"))
+        complete = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.start":
+                kept = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                message = {**message, "headers": [*kept, header]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+            await send(message)
+
+        fault = self.faults.take(str(scope.get("method", "")), str(scope.get("path", "")))
+        if fault is not None and await self._apply(fault, scope, receive, send_with_id):
+            return
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # Starlette has answered (a 500 problem) and re-raised so that a
+            # server logs it; the directory has logged it already, without
+            # data. Kept for the in-process transports' raise_app_exceptions.
+            if not complete:
+                raise
+            scope[UNHANDLED_ERROR_SCOPE_KEY] = error
+
+    async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Apply ``fault``; whether the request has been dealt with."""
+        rid = _request_id(scope)
+        if fault.kind is FaultKind.SLOW:
+            await anyio.sleep(fault.delay or 0.0)
+            return False
+        if fault.kind is FaultKind.DROP:
+            await _drop_connection(scope, receive)
+            return True
+        status, code, detail = (
+            (429, "rate_limited", "too many requests: try again after the time given")
+            if fault.kind is FaultKind.RATE_LIMITED
+            else (503, "unavailable", "the directory is unavailable: try again later")
+        )
+        response = _problem_response(
+            status,
+            code,
+            detail,
+            request_id=rid,
+            headers={"Retry-After": str(fault.retry_after or 0)},
+        )
+        await response(scope, receive, send)
+        return True
+
+
+async def _drop_connection(scope: Scope, receive: Receive) -> None:
+    """Close the connection without an answer: through the server's abort
+    extension where it offers one, else by raising :class:`ConnectionDropped`
+    (the in-process transports turn it into ``httpx.RemoteProtocolError``)."""
+    extensions = scope.get("extensions") or {}
+    abort = extensions.get(ABORT_CONNECTION_EXTENSION)
+    if not callable(abort):
+        raise ConnectionDropped("a drop fault fired")
+    abort()
+    # Let the server see the connection go, so it does not answer 500 for us.
+    with anyio.move_on_after(2.0):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+class _DirectoryApp(Starlette):
+    """Starlette, with the edge wrapped round its whole middleware stack."""
+
+    def __init__(self, *, faults: FaultInjector, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._faults = faults
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _Edge(super().build_middleware_stack(), self._faults)
+
+
+# --- Parsing ---------------------------------------------------------------------------
+
+
+def _media_type(request: Request) -> str:
+    value = request.headers.get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, "payload_too_large", f"the body is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, "payload_too_large", f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate member")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _Refused(400, "body_not_json", f"{what} is not valid JSON") from None
+
+
+async def _json_body(request: Request, *, optional: bool = False) -> Any:
+    """The request's JSON body (``{}`` for an empty body where ``optional``)."""
+    data = await _read_body(request, MAX_JSON_BYTES)
+    if not data.strip():
+        if optional:
+            return {}
+        raise _Refused(400, "body_missing", "this route needs a JSON body")
+    if _media_type(request) not in ("application/json", ""):
+        raise _Refused(415, "unsupported_media_type", "send the body as application/json")
+    return _parse_json(data, "the body")
+
+
+def _decode(service: DirectoryService, data: Any, cls: type[T]) -> T:
+    """Strictly decode a request document with the service's codec."""
+    return service.codec.decode(data, cls)
+
+
+def caller(request: Request, service: DirectoryService) -> Viewer:
+    """Who is calling a look-up or management route.
+
+    TEST ONLY: read from the ``X-Test-Viewer`` header, a
+    :class:`~contactpoint_sdk.policy.viewer.Viewer` as JSON (``{"user_id",
+    "role", "organisation_key", "local_authority", "purpose"?,
+    "subject_access_requester"?}``). Sign-in and sessions (the look-up issue)
+    replace this function and nothing else.
+    """
+    raw = request.headers.get(TEST_VIEWER_HEADER)
+    if raw is None:
+        raise _Refused(
+            401,
+            "viewer_missing",
+            f"name the caller in the {TEST_VIEWER_HEADER} header (test only; sessions replace it)",
+        )
+    if len(raw) > _MAX_VIEWER_HEADER:
+        raise _Refused(400, "viewer_invalid", f"the {TEST_VIEWER_HEADER} header is too long")
+    try:
+        return _decode(service, _parse_json(raw.encode("utf-8"), "the viewer"), Viewer)
+    except ValidationError as error:
+        raise _Refused(
+            400,
+            "viewer_invalid",
+            f"the {TEST_VIEWER_HEADER} header is not a viewer",
+            problems=error.problems,
+        ) from None
+
+
+# --- Encoding --------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready, after the codec: sets as sorted lists, enums by value."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    return value
+
+
+def _encode(service: DirectoryService, value: Any) -> Any:
+    return _plain(service.codec.encode(value))
+
+
+def _json(data: Any, *, status: int = 200, media_type: str = "application/json") -> JSONResponse:
+    return JSONResponse(data, status_code=status, media_type=media_type)
+
+
+async def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the core. It is synchronous and serialises itself; it is called on
+    the event loop, one request at a time in the core (what SQLite wants)."""
+    return function(*args, **kwargs)
+
+
+# --- Request documents --------------------------------------------------------------------
+# Decoded by the service's strict codec: unknown members, wrong types and
+# missing fields are refused with their paths (400 ``problems``).
+
+
+@attrs.frozen(kw_only=True)
+class _Duration:
+    days: int = 0
+    hours: int = 0
+    minutes: int = 0
+    seconds: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class _ClockMove:
+    advance: _Duration | None = None
+    set: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _FaultInput:
+    kind: FaultKind
+    count: int = 1
+    path_prefix: str | None = None
+    method: str | None = None
+    retry_after: int = 1
+    delay: float = 1.0
+
+
+@attrs.frozen(kw_only=True)
+class _SeedInput:
+    children: int
+    seed: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class _ResetInput:
+    keep_suppliers: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class _AgreementInput:
+    agreement_id: str
+    operations: tuple[str, ...] | None = None
+    services: tuple[ServiceKind, ...] | None = None
+    frequency: str | None = None
+    purpose: str | None = None
+
+    def agreement(self) -> SupplyAgreement:
+        defaults = SupplyAgreement(agreement_id=self.agreement_id)
+        return SupplyAgreement(
+            agreement_id=self.agreement_id,
+            operations=defaults.operations
+            if self.operations is None
+            else frozenset(self.operations),
+            services=defaults.services if self.services is None else frozenset(self.services),
+            frequency=defaults.frequency if self.frequency is None else self.frequency,
+            purpose=defaults.purpose if self.purpose is None else self.purpose,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class _SupplierInput:
+    supplier_id: str
+    name: str
+    signing_keys: dict[str, Any]
+    agreements: tuple[_AgreementInput, ...]
+    local_authority: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _BrokerInput:
+    ordinal: int
+
+
+@attrs.frozen(kw_only=True)
+class _BrokerStatusInput:
+    status: BrokerStatus
+
+
+@attrs.frozen(kw_only=True)
+class _HeldDecisionInput:
+    directory_id: DirectoryId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _SourceQueryInput:
+    field: str
+    question_code: str
+
+
+@attrs.frozen(kw_only=True)
+class _SubjectAccessInput:
+    requester: SubjectAccessRequester
+
+
+@attrs.frozen(kw_only=True)
+class _CorrectionInput:
+    name: PersonName | None = None
+    address: Address | None = None
+    gender: Gender | None = None
+    date_of_birth: date | None = None
+
+
+def _fault_json(fault: Fault) -> dict[str, Any]:
+    return {
+        "fault_id": fault.fault_id,
+        "kind": fault.kind.value,
+        "remaining": fault.remaining,
+        "path_prefix": fault.path_prefix,
+        "method": fault.method,
+        "retry_after": fault.retry_after,
+        "delay": fault.delay,
+    }
+
+
+def _supplier_json(record: SupplierRecord) -> dict[str, Any]:
+    """A registry entry with every member explicit (the codec would leave out
+    defaults, and an agreement's defaults are "everything")."""
+    return {
+        "supplier_id": record.supplier_id,
+        "name": record.name,
+        "accredited": record.accredited,
+        "local_authority": record.local_authority,
+        "key_ids": list(record.key_ids),
+        "namespace": record.namespace,
+        "last_sequence": record.last_sequence,
+        "agreements": [
+            {
+                "agreement_id": a.agreement_id,
+                "operations": sorted(a.operations),
+                "services": sorted(s.value for s in a.services),
+                "frequency": a.frequency,
+                "purpose": a.purpose,
+            }
+            for a in record.agreements
+        ],
+    }
+
+
+def _clock_json(service: DirectoryService) -> dict[str, Any]:
+    clock = service.clock
+    return {
+        "now": clock.now().isoformat(),
+        "today": clock.today().isoformat(),
+        "movable": isinstance(clock, MovableClock),
+    }
+
+
+def _directory_id(request: Request) -> DirectoryId:
+    """The ``{directory_id}`` of the path (400 if it is not one)."""
+    try:
+        return DirectoryId(request.path_params["directory_id"])
+    except ValidationError as error:
+        raise error.at("directory_id") from None
+
+
+def _management_team(viewer: Viewer, rule: str) -> str:
+    """The caller's local authority, if the caller is its management team:
+    the queues of an authority are its team's alone."""
+    if viewer.role is not Role.LA_MANAGEMENT_TEAM:
+        raise NotPermitted(
+            "only a local authority's management team may read its queues",
+            code="management_team_only",
+            rule=rule,
+        )
+    return viewer.local_authority
+
+
+# --- Routes -------------------------------------------------------------------------------
+
+
+def _supply_routes(service: DirectoryService) -> list[BaseRoute]:
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok", "version": __version__})
+
+    async def directory_keys(request: Request) -> Response:
+        jwks = await _call(service.directory_jwks)
+        return _json(jwks, media_type=_JWKS)
+
+    async def post_batch(request: Request) -> Response:
+        if _media_type(request) != _JOSE:
+            raise _Refused(
+                415,
+                "unsupported_media_type",
+                f"send the sealed envelope as {_JOSE} (a compact JWE)",
+            )
+        body = await _read_body(request, MAX_ENVELOPE_BYTES)
+        try:
+            token = body.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise _Refused(
+                400, "envelope_malformed", "the envelope is not a compact JWE", rule="SUP-5"
+            ) from None
+        receipt = await _call(service.ingest, token)
+        return _json(_encode(service, receipt))
+
+    return [
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/keys/directory", directory_keys, methods=["GET"]),
+        Route("/v1/supply/batches", post_batch, methods=["POST"]),
+    ]
+
+
+def _lookup_routes(service: DirectoryService) -> list[BaseRoute]:
+    """The look-up side, as far as the directory core goes today (the look-up
+    issue adds search, reasons, anti-trawling and sessions)."""
+
+    async def view_child(request: Request) -> Response:
+        viewer = caller(request, service)
+        shown = await _call(service.view, _directory_id(request), viewer)
+        return _json(_encode(service, shown))
+
+    async def request_shield(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        shield_request = _decode(service, await _json_body(request), ShieldRequestInput)
+        shield = await _call(service.request_shield, directory_id, shield_request, viewer)
+        return _json(_encode(service, shield), status=201)
+
+    async def request_broker(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        spec = _decode(service, await _json_body(request), _BrokerInput)
+        broker = await _call(service.request_broker, directory_id, spec.ordinal, viewer)
+        return _json(_encode(service, broker), status=201)
+
+    async def read_archive(request: Request) -> Response:
+        viewer = caller(request, service)
+        reason = request.query_params.get("reason")
+        if reason is not None and not _REASON_RE.fullmatch(reason):
+            # A code, never free text: it is kept in the audit (ACC-5).
+            raise ValidationError.single(
+                "a reason is a code of 1 to 64 lower-case letters, digits or '_'",
+                code="reason_invalid",
+                rule="RET-6",
+                path="reason",
+            )
+        shown = await _call(service.read_archive, _directory_id(request), viewer, reason=reason)
+        return _json(_encode(service, shown))
+
+    return [
+        Route("/v1/children/{directory_id}", view_child, methods=["GET"]),
+        Route("/v1/children/{directory_id}/shield", request_shield, methods=["POST"]),
+        Route("/v1/children/{directory_id}/broker-requests", request_broker, methods=["POST"]),
+        Route("/v1/archive/{directory_id}", read_archive, methods=["GET"]),
+    ]
+
+
+def _management_routes(service: DirectoryService) -> list[BaseRoute]:
+    """The local authority management team's routes (SHLD-3, SENS-4, SUP-8,
+    REC-7, SAR-1, SAR-2, RET-2)."""
+
+    def items(values: Iterable[Any]) -> dict[str, Any]:
+        return {"items": [_encode(service, v) for v in values]}
+
+    async def overdue_reviews(request: Request) -> Response:
+        la = _management_team(caller(request, service), "SHLD-3")
+        return _json(items(await _call(service.overdue_shield_reviews, la)))
+
+    async def review_shield(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        review = _decode(service, await _json_body(request), ShieldReviewInput)
+        shield = await _call(service.review_shield, directory_id, review, viewer)
+        return _json(_encode(service, shield))
+
+    async def broker_queue(request: Request) -> Response:
+        la = _management_team(caller(request, service), "SENS-4")
+        return _json(items(await _call(service.broker_queue, la)))
+
+    async def update_broker(request: Request) -> Response:
+        viewer = caller(request, service)
+        spec = _decode(service, await _json_body(request), _BrokerStatusInput)
+        broker = await _call(
+            service.update_broker, request.path_params["request_id"], spec.status, viewer
+        )
+        return _json(_encode(service, broker))
+
+    async def broker_service(request: Request) -> Response:
+        viewer = caller(request, service)
+        found = await _call(service.broker_involvement, request.path_params["request_id"], viewer)
+        return _json(_encode(service, found))
+
+    async def data_quality(request: Request) -> Response:
+        la = _management_team(caller(request, service), "SUP-8")
+        return _json(items(await _call(service.data_quality_queue, la)))
+
+    async def resolve_held(request: Request) -> Response:
+        viewer = caller(request, service)
+        spec = _decode(service, await _json_body(request, optional=True), _HeldDecisionInput)
+        outcome = await _call(
+            service.resolve_held_supply,
+            request.path_params["item_id"],
+            by=viewer,
+            directory_id=spec.directory_id,
+        )
+        return _json(_encode(service, outcome))
+
+    async def resolve_item(request: Request) -> Response:
+        viewer = caller(request, service)
+        await _json_body(request, optional=True)
+        item = await _call(service.resolve_data_quality, request.path_params["item_id"], by=viewer)
+        return _json(_encode(service, item))
+
+    async def query_source(request: Request) -> Response:
+        viewer = caller(request, service)
+        spec = _decode(service, await _json_body(request), _SourceQueryInput)
+        query = await _call(
+            service.query_source,
+            request.path_params["item_id"],
+            field=spec.field,
+            question_code=spec.question_code,
+            by=viewer,
+        )
+        return _json(_encode(service, query), status=201)
+
+    async def universal_service_gaps(request: Request) -> Response:
+        la = _management_team(caller(request, service), "REC-7")
+        return _json(items(await _call(service.universal_service_gaps, la)))
+
+    async def subject_access(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        spec = _decode(service, await _json_body(request), _SubjectAccessInput)
+        shown = await _call(service.subject_access_export, directory_id, spec.requester, viewer)
+        return _json(_encode(service, shown))
+
+    async def correct(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        spec = _decode(service, await _json_body(request), _CorrectionInput)
+        record = await _call(
+            service.correct,
+            directory_id,
+            by=viewer,
+            name=spec.name,
+            address=spec.address,
+            gender=spec.gender,
+            date_of_birth=spec.date_of_birth,
+        )
+        return _json(_encode(service, record))
+
+    async def extend_retention(request: Request) -> Response:
+        viewer = caller(request, service)
+        directory_id = _directory_id(request)
+        extension = _decode(service, await _json_body(request), RetentionExtension)
+        record = await _call(service.extend_retention, directory_id, extension, viewer)
+        return _json(_encode(service, record))
+
+    m = "/v1/management"
+    child = f"{m}/children/{{directory_id}}"
+    return [
+        Route(f"{m}/shield-reviews/overdue", overdue_reviews, methods=["GET"]),
+        Route(f"{child}/shield/reviews", review_shield, methods=["POST"]),
+        Route(f"{child}/subject-access", subject_access, methods=["POST"]),
+        Route(f"{child}/corrections", correct, methods=["POST"]),
+        Route(f"{child}/retention-extension", extend_retention, methods=["POST"]),
+        Route(f"{m}/broker-requests", broker_queue, methods=["GET"]),
+        Route(f"{m}/broker-requests/{{request_id}}/status", update_broker, methods=["POST"]),
+        Route(f"{m}/broker-requests/{{request_id}}/service", broker_service, methods=["GET"]),
+        Route(f"{m}/data-quality", data_quality, methods=["GET"]),
+        Route(f"{m}/data-quality/{{item_id}}/decision", resolve_held, methods=["POST"]),
+        Route(f"{m}/data-quality/{{item_id}}/resolve", resolve_item, methods=["POST"]),
+        Route(f"{m}/data-quality/{{item_id}}/queries", query_source, methods=["POST"]),
+        Route(f"{m}/universal-service-gaps", universal_service_gaps, methods=["GET"]),
+    ]
+
+
+def _control_routes(service: DirectoryService, faults: FaultInjector) -> list[BaseRoute]:
+    """The reference directory's test controls, under ``/v1/_control/``."""
+
+    async def reset(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request, optional=True), _ResetInput)
+        await _call(service.reset, keep_suppliers=spec.keep_suppliers)
+        cleared = faults.clear()
+        return _json({"status": "reset", "faults_cleared": cleared, "clock": _clock_json(service)})
+
+    async def get_clock(request: Request) -> Response:
+        return _json(_clock_json(service))
+
+    async def move_clock(request: Request) -> Response:
+        move = _decode(service, await _json_body(request), _ClockMove)
+        if (move.advance is None) == (move.set is None):
+            raise _Refused(400, "clock_move_invalid", "give one of advance or set")
+        clock = service.clock
+        if not isinstance(clock, MovableClock):
+            raise _Refused(
+                409, "clock_not_movable", "this directory runs on a clock that cannot be moved"
+            )
+        try:
+            if move.advance is not None:
+                clock.advance(
+                    timedelta(
+                        days=move.advance.days,
+                        hours=move.advance.hours,
+                        minutes=move.advance.minutes,
+                        seconds=move.advance.seconds,
+                    )
+                )
+            elif move.set is not None:
+                clock.set(move.set)
+        except (ValueError, OverflowError) as error:
+            raise _Refused(409, "clock_backwards", str(error), rule="RET-8") from None
+        return _json(_clock_json(service))
+
+    async def list_faults(request: Request) -> Response:
+        return _json(
+            {"pending": [_fault_json(f) for f in faults.pending()], "fired": len(faults.fired)}
+        )
+
+    async def add_fault(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request), _FaultInput)
+        try:
+            fault = faults.add(
+                spec.kind,
+                count=spec.count,
+                path_prefix=spec.path_prefix,
+                method=spec.method,
+                retry_after=spec.retry_after,
+                delay=spec.delay,
+            )
+        except ValueError as error:
+            raise _Refused(400, "fault_invalid", str(error)) from None
+        return _json(_fault_json(fault), status=201)
+
+    async def clear_faults(request: Request) -> Response:
+        return _json({"cleared": faults.clear()})
+
+    async def run_jobs(request: Request) -> Response:
+        await _json_body(request, optional=True)
+        report = await _call(service.run_jobs)
+        return _json(_encode(service, report))
+
+    async def seed(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request), _SeedInput)
+        if not 0 < spec.children <= MAX_SEED_CHILDREN:
+            raise _Refused(400, "seed_invalid", f"children is 1 to {MAX_SEED_CHILDREN:,}")
+        added = await _call(service.seed_population, spec.children, spec.seed)
+        return _json({"seeded": added, "counts": await _call(service.counts)})
+
+    async def counts(request: Request) -> Response:
+        return _json(await _call(service.counts))
+
+    async def register_supplier(request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, dict) and not isinstance(body.get("signing_keys", {}), dict):
+            raise ValidationError.single(
+                'expected a JWKS object ({"keys": [...]})', code="wrong_type", path="signing_keys"
+            )
+        spec = _decode(service, body, _SupplierInput)
+        keys = PublicKeySet.from_jwks(spec.signing_keys, curve="Ed25519")
+        record = await _call(
+            service.register_supplier,
+            spec.supplier_id,
+            spec.name,
+            signing_keys=list(keys),
+            agreements=[a.agreement() for a in spec.agreements],
+            local_authority=spec.local_authority,
+        )
+        return _json(_supplier_json(record), status=201)
+
+    async def get_supplier(request: Request) -> Response:
+        record = await _call(service.supplier, request.path_params["supplier_id"])
+        return _json(_supplier_json(record))
+
+    async def suspend_supplier(request: Request) -> Response:
+        await _json_body(request, optional=True)
+        record = await _call(service.suspend_supplier, request.path_params["supplier_id"])
+        return _json(_supplier_json(record))
+
+    async def source_queries(request: Request) -> Response:
+        found = await _call(service.source_queries, request.path_params["supplier_id"])
+        return _json({"items": [_encode(service, q) for q in found]})
+
+    async def find_child(request: Request) -> Response:
+        identifiers = _decode(service, await _json_body(request), SourceIdentifiers)
+        found = await _call(service.find_by_identifier, identifiers)
+        return _json({"directory_id": None if found is None else str(found)})
+
+    p = CONTROL_PREFIX
+    return [
+        Route(f"{p}reset", reset, methods=["POST"]),
+        Route(f"{p}clock", get_clock, methods=["GET"]),
+        Route(f"{p}clock", move_clock, methods=["POST"]),
+        Route(f"{p}faults", list_faults, methods=["GET"]),
+        Route(f"{p}faults", add_fault, methods=["POST"]),
+        Route(f"{p}faults", clear_faults, methods=["DELETE"]),
+        Route(f"{p}jobs/run", run_jobs, methods=["POST"]),
+        Route(f"{p}seed", seed, methods=["POST"]),
+        Route(f"{p}counts", counts, methods=["GET"]),
+        Route(f"{p}suppliers", register_supplier, methods=["POST"]),
+        Route(f"{p}suppliers/{{supplier_id}}", get_supplier, methods=["GET"]),
+        Route(f"{p}suppliers/{{supplier_id}}/suspend", suspend_supplier, methods=["POST"]),
+        Route(f"{p}suppliers/{{supplier_id}}/queries", source_queries, methods=["GET"]),
+        Route(f"{p}children/find", find_child, methods=["POST"]),
+    ]
+
+
+def create_app(
+    service: DirectoryService, *, faults: FaultInjector | None = None, controls: bool = True
+) -> Starlette:
+    """The directory's HTTP app over ``service``.
+
+    :param faults: the fault injector the app obeys (a fresh one if not
+        given); also at ``app.state.faults``.
+    :param controls: serve the ``/v1/_control/`` routes (reset, clock, faults,
+        jobs, seed, suppliers). The reference directory always does; pass
+        ``False`` to exercise a client against the bare API.
+    """
+    injector = faults if faults is not None else FaultInjector()
+    routes = _supply_routes(service) + _lookup_routes(service) + _management_routes(service)
+    if controls:
+        routes += _control_routes(service, injector)
+    app = _DirectoryApp(
+        faults=injector,
+        routes=routes,
+        exception_handlers={
+            ContactPointError: _on_core_error,
+            _Refused: _on_refused,
+            HTTPException: _on_http_exception,
+            Exception: _on_unhandled,
+        },
+    )
+    app.state.service = service
+    app.state.faults = injector
+    return app
