@@ -2,13 +2,15 @@
 
 ::
 
-    from contactpoint_sdk.reference_server import DirectoryService
+    from contactpoint_sdk.reference_server import ReferenceDirectory
 
-    directory = DirectoryService.in_memory()          # SQLite in memory, a movable clock
-    directory.register_supplier("school-8012000", "Riverside School",
-                                signing_keys=[key.public_key()],
-                                agreements=[SupplyAgreement(agreement_id="AG-1")])
-    receipt = directory.ingest(sealed_batch)            # the receipt, nothing more (SUP-1)
+    directory = ReferenceDirectory()                    # in-process, SQLite, movable clock
+    school = directory.register_supplier("school-8012000", "Riverside Primary")
+    with directory.supply_client(school) as client:
+        result = client.supply(operations)              # receipts, nothing more (SUP-1)
+
+:class:`ReferenceDirectory` is the front door; :class:`DirectoryService` is the
+core it wraps, for tests that call the rules directly.
 
 See ``docs/reference-server.md``.
 """
@@ -20,6 +22,11 @@ from contactpoint_sdk.reference_server.audit_log import (
     SignedTreeHead,
     VerificationReport,
     verify_log_file,
+)
+from contactpoint_sdk.reference_server.directory import (
+    IN_PROCESS_URL,
+    ReferenceDirectory,
+    SupplierCredentials,
 )
 from contactpoint_sdk.reference_server.faults import FaultInjector
 from contactpoint_sdk.reference_server.matching import (
@@ -50,6 +57,7 @@ from contactpoint_sdk.reference_server.transport import AsyncInProcessTransport,
 
 __all__ = [
     "ALL_OPERATIONS",
+    "IN_PROCESS_URL",
     "AsyncInProcessTransport",
     "AuditEvent",
     "AuditSink",
@@ -68,6 +76,7 @@ __all__ = [
     "Matcher",
     "MemoryAuditLog",
     "MerkleAuditLog",
+    "ReferenceDirectory",
     "ShieldRequestInput",
     "ShieldReviewInput",
     "SignedTreeHead",
@@ -75,6 +84,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StrongIdentifierMatcher",
+    "SupplierCredentials",
     "SupplierRecord",
     "SupplyAgreement",
     "UniversalServiceGap",
