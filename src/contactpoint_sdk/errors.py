@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from contactpoint_sdk.models.operations import SupplyBatch, SupplyReceipt
 
 __all__ = [
+    "SIGN_IN_AUDIT_CODES",
     "AgreementViolation",
     "AlgorithmNotAllowed",
     "ApiError",
@@ -36,22 +37,35 @@ __all__ = [
     "EnvelopeMalformed",
     "Forbidden",
     "KeyMaterialError",
+    "MediationRefused",
+    "NotEligible",
     "NotPermitted",
     "PayloadTooLarge",
     "PolicyRefusal",
     "Problem",
     "RateLimited",
+    "ReasonInvalid",
+    "ReasonRequired",
     "ReceiptInvalid",
     "RecordNotFound",
+    "RefineSearch",
     "ResponseInvalid",
+    "SearchBlocked",
+    "SearchRateLimited",
+    "SearchTooBroad",
     "SequenceOutOfOrder",
     "ServerError",
+    "SessionExpired",
+    "SessionInvalid",
+    "SignInFailed",
     "SignatureInvalid",
     "SupplierNotAccredited",
     "SupplyInterrupted",
     "TransportFailure",
     "Unauthorized",
     "UnknownKey",
+    "UnknownUser",
+    "UserExists",
     "ValidationError",
     "WrongPassphrase",
 ]
@@ -481,3 +495,202 @@ class AuditLogDamaged(ContactPointError):
 
     code = "audit_log_damaged"
     rule = "ACC-5"
+
+
+# --- Look-up: sign-in, sessions, reasons, anti-trawling (ACC-1, ACC-3, ACC-4, ACC-6) ---
+# Sign-in failures are vague to the caller and precise in the audit:
+# SignInFailed has one public code and message whatever was wrong; what was
+# wrong is in its audit_code, which the directory audits and never sends.
+
+
+#: Every :attr:`SignInFailed.audit_code`, for the audit log and its readers.
+SIGN_IN_AUDIT_CODES = frozenset(
+    {
+        "username_missing",
+        "unknown_user",
+        "password_missing",
+        "password_wrong",
+        "pin_missing",
+        "pin_wrong",
+        "token_missing",
+        "token_wrong",
+        "token_reused",
+        "credential_not_allocated",
+        "account_locked",
+    }
+)
+
+
+# --- sign-in and sessions (ACC-1, ACC-6) -------------------------------------------
+
+
+class SignInFailed(PolicyRefusal):
+    """The credentials did not sign the user in (ACC-1).
+
+    The caller always gets the same ``code`` (``sign_in_failed``) and the same
+    message, whichever credential was missing or wrong, whether the username
+    exists, and whether the account is locked: telling them apart would help
+    whoever is guessing.
+
+    :ivar audit_code: what was wrong, for the audit log only: the first of
+        :data:`SIGN_IN_AUDIT_CODES` in credential order (username, password,
+        PIN, token), or ``account_locked``. **Never send it to the caller.**
+    :ivar audit_codes: every credential problem found, in that order.
+    :ivar user_id: the account the username named, if any (for the audit).
+    """
+
+    MESSAGE = (
+        "sign-in failed: check your username, password, PIN and security token "
+        "(repeated failures lock the account for a time)"
+    )
+
+    def __init__(
+        self, *, audit_code: str, audit_codes: Sequence[str] = (), user_id: str | None = None
+    ) -> None:
+        super().__init__(self.MESSAGE, code="sign_in_failed", rule="ACC-1")
+        self.audit_code = audit_code
+        self.audit_codes: tuple[str, ...] = tuple(audit_codes) or (audit_code,)
+        self.user_id = user_id
+
+
+class NotEligible(PolicyRefusal):
+    """The credentials were right, but the account may not sign in (ACC-1).
+
+    Not a secret, so the reason is told: ``code`` is the eligibility code
+    (``disclosure_lapsed``, ``training_lapsed``, ``suspended`` ... see
+    :mod:`contactpoint_sdk.policy.eligibility`), rule ``ACC-1``.
+    """
+
+    def __init__(self, message: str, *, code: str, user_id: str | None = None) -> None:
+        super().__init__(message, code=code, rule="ACC-1")
+        self.user_id = user_id
+
+
+class SessionInvalid(ContactPointError):
+    """No session has that token (never issued, signed out, or ended) (ACC-1)."""
+
+    code = "session_invalid"
+    rule = "ACC-1"
+
+    def __init__(self, message: str = "no session has that token: sign in") -> None:
+        super().__init__(message)
+
+
+class SessionExpired(SessionInvalid):
+    """The session has ended: unused too long (``reason == "idle"``) or
+    too long since sign-in (``reason == "absolute"``) (ACC-1)."""
+
+    code = "session_expired"
+
+    def __init__(self, reason: str) -> None:
+        what = "unused for too long" if reason == "idle" else "at its time limit"
+        super().__init__(f"the session has ended ({what}): sign in again")
+        self.reason = reason
+
+
+class MediationRefused(PolicyRefusal):
+    """A user may not act for that practitioner (ACC-6).
+
+    Codes: ``mediation_not_allowed`` (not a colleague in the same
+    organisation, oneself, or a role whose view must not be mediated),
+    ``practitioner_not_eligible`` (the practitioner's own eligibility failed;
+    ``reason_code`` says why).
+    """
+
+    def __init__(self, message: str, *, code: str, reason_code: str | None = None) -> None:
+        super().__init__(message, code=code, rule="ACC-6")
+        self.reason_code = reason_code
+
+
+class UserExists(ContactPointError):
+    """A user with that user ID or username is already enrolled."""
+
+    code = "user_exists"
+
+
+class UnknownUser(ContactPointError):
+    """No user has that user ID."""
+
+    code = "user_not_found"
+
+
+# --- reasons (ACC-3) -------------------------------------------------------------
+
+
+class ReasonRequired(PolicyRefusal):
+    """No reason stated (``reason_required``), or the reason "other" without
+    its free text (``reason_text_required``) (ACC-3)."""
+
+    def __init__(self, message: str, *, code: str = "reason_required") -> None:
+        super().__init__(message, code=code, rule="ACC-3")
+
+
+class ReasonInvalid(PolicyRefusal):
+    """A reason that cannot be accepted (ACC-3): ``reason_unknown`` (not on the
+    list), ``reason_not_applicable`` (an archive reason for a live record, or
+    the other way round), ``reason_text_not_allowed`` (free text with a listed
+    reason), ``reason_text_invalid`` (too short, too long, not one printable
+    line, or shaped like case information: an identifier, a phone number, an
+    e-mail address, a postcode)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message, code=code, rule="ACC-3")
+
+
+# --- anti-trawling (ACC-4) -----------------------------------------------------------
+
+
+class SearchTooBroad(PolicyRefusal):
+    """The search lacks enough identifying detail (``search_too_broad``, ACC-4)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="search_too_broad", rule="ACC-4")
+
+
+class RefineSearch(PolicyRefusal):
+    """More than ``limit`` records match: nothing is shown; add detail
+    (``refine_search``, ACC-4). The number of matches is not told."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"more than {limit} children match: add detail to the search",
+            code="refine_search",
+            rule="ACC-4",
+        )
+        self.limit = limit
+
+
+class SearchRateLimited(PolicyRefusal):
+    """The user has searched too often (``rate_limited``, ACC-4).
+
+    :ivar retry_after: seconds until a search will be accepted.
+    :ivar window: ``"minute"`` or ``"day"``: which limit was reached.
+    """
+
+    def __init__(self, *, retry_after: float, window: str) -> None:
+        super().__init__(
+            f"too many searches in the last {window}: try again in "
+            f"{max(1, round(retry_after))} seconds",
+            code="rate_limited",
+            rule="ACC-4",
+        )
+        self.retry_after = retry_after
+        self.window = window
+
+
+class SearchBlocked(PolicyRefusal):
+    """The user's searches are stopped after an unusual pattern was reported
+    to the management team (``search_blocked``, ACC-4).
+
+    :ivar retry_after: seconds until the block ends by itself; the
+        management team may clear it sooner.
+    """
+
+    def __init__(self, *, retry_after: float) -> None:
+        super().__init__(
+            "searching is paused after an unusual pattern of searches was reported "
+            "to your local authority's management team; contact them, or try again later",
+            code="search_blocked",
+            rule="ACC-4",
+        )
+        self.retry_after = retry_after
