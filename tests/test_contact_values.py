@@ -381,3 +381,12 @@ def test_rec_2_constructors_raise_only_validation_error(text: str) -> None:
         else:
             assert cls.is_valid(text)
             assert cls(str(value)) == value
+
+
+def test_rec_2_zz9_outward_code_is_a_format_not_a_pseudo_postcode() -> None:
+    """Found by hypothesis: "ZZ9 9AA" compacts to "ZZ99AA" but its outward code is
+    ZZ9; only the outward code ZZ99 marks an NHS pseudo-postcode."""
+    assert str(Postcode("zz9 9aa")) == "ZZ9 9AA"
+    with pytest.raises(ValidationError) as caught:
+        Postcode("zz99 3cz")
+    assert caught.value.code == "postcode_pseudo"

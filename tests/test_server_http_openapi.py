@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 import httpx
@@ -27,26 +29,30 @@ from contactpoint_sdk.policy.viewer import Role
 from contactpoint_sdk.reference_server import DirectoryService
 from contactpoint_sdk.reference_server.app import create_app
 from contactpoint_sdk.reference_server.transport import InProcessTransport
+from contactpoint_sdk.reference_server.users import totp_code
 from tests.test_server_http_support import (
     JOSE,
     LA,
+    ORG,
+    PASSWORD,
+    PIN,
     SUPPLIER,
     Supplier,
     assert_valid,
+    bearer,
     new_directory,
     no_leaked_threads,
     pupil,
     schema,
     schema_errors,
+    session_header,
     spec,
-    viewer_header,
 )
 
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 _ = no_leaked_threads
 
 _METHODS = ("get", "post", "put", "patch", "delete")
-_TEAM = viewer_header(Role.LA_MANAGEMENT_TEAM, user="la-team-1")
 
 
 def _template(path: str) -> re.Pattern[str]:
@@ -146,9 +152,13 @@ class SpecClient:
         if "$ref" in declared:
             declared = spec()["components"]["responses"][declared["$ref"].rsplit("/", 1)[1]]
         assert response.headers.get("X-Request-ID"), "every answer carries X-Request-ID"
-        media = response.headers["content-type"].split(";")[0]
-        assert media in declared["content"], f"{template} {status}: {media} not declared"
-        assert_valid(response.json(), declared["content"][media]["schema"])
+        if "content" not in declared:
+            assert response.status_code == 204, f"{template} {status}: no content declared"
+            assert response.content == b""
+        else:
+            media = response.headers["content-type"].split(";")[0]
+            assert media in declared["content"], f"{template} {status}: {media} not declared"
+            assert_valid(response.json(), declared["content"][media]["schema"])
         for header, given in declared.get("headers", {}).items():
             definition = given
             if "$ref" in given:
@@ -210,40 +220,96 @@ def test_every_operation_answers_as_the_spec_says(
     assert _supply(client, source, batch) == first
     did1, did2 = _find(client, 1), _find(client, 2)
 
-    # Look-up side: the sensitive service is unspecified for a head teacher (SENS-4).
-    shown = call("get", f"/v1/children/{did1}", headers=viewer_header()).json()
+    # Users, over HTTP: enrolled by the control, signed in with four credentials.
+    user = {
+        "user_id": "user-1",
+        "username": "user-1",
+        "password": PASSWORD,
+        "pin": PIN,
+        "role": "head_teacher",
+        "organisation_key": ORG,
+        "local_authority": LA,
+        "nominated": True,
+        "trained_on": "2025-01-06",
+        "disclosure_issued_on": "2025-01-06",
+    }
+    created = call("post", "/v1/_control/users", json_body=user)
+    assert created.status_code == 201
+    secret = parse_qs(urlsplit(created.json()["provisioning_uri"]).query)["secret"][0]
+    code = totp_code(base64.b32decode(secret + "=" * (-len(secret) % 8)), directory.clock.now())
+    signed_in = call(
+        "post",
+        "/v1/sessions",
+        json_body={"username": "user-1", "password": PASSWORD, "pin": PIN, "token": code},
+    )
+    assert signed_in.status_code == 201
+    teacher = bearer(signed_in.json()["session_token"])
+    current = call("get", "/v1/sessions/current", headers=teacher).json()
+    assert (current["user_id"], current["acting_for"]) == ("user-1", None)
+    helper = {k: v for k, v in user.items() if k not in ("username", "password", "pin")}
+    helper["user_id"] = "ta-1"
+    helper["role"] = "pastoral_teacher"
+    assert call("post", "/v1/_control/practitioners", json_body=helper).status_code == 201
+    acting = call(
+        "post",
+        "/v1/sessions/current/act-for",
+        json_body={"practitioner_user_id": "ta-1"},
+        headers=teacher,
+    ).json()
+    assert acting["acting_for"] == "ta-1"
+    assert (
+        call("delete", "/v1/sessions/current/act-for", headers=teacher).json()["acting_for"] is None
+    )
+    team = session_header(directory, Role.LA_MANAGEMENT_TEAM, user="la-team-1")
+
+    # Look-up side: search, then open with a reason; the sensitive service is
+    # unspecified for a head teacher (SENS-4).
+    found = call(
+        "post",
+        "/v1/search",
+        json_body={"family_name": "Hartley", "date_of_birth": "2015-04-01"},
+        headers=teacher,
+    ).json()
+    assert sorted(c["directory_id"] for c in found["candidates"]) == sorted([did1, did2])
+    assert found["shielded_candidates"] == []
+    shown = call(
+        "post", f"/v1/records/{did1}/open", json_body={"reason": "assessment"}, headers=teacher
+    ).json()
     assert shown["view"] == "standard"
     assert shown["unspecified_services"] == [{"ordinal": 1}]
     broker = call(
-        "post",
-        f"/v1/children/{did1}/broker-requests",
-        json_body={"ordinal": 1},
-        headers=viewer_header(),
+        "post", f"/v1/records/{did1}/broker", json_body={"ordinal": 1}, headers=teacher
     ).json()
-    queue = call("get", "/v1/management/broker-requests", headers=_TEAM).json()
+    queue = call("get", "/v1/management/broker-requests", headers=team).json()
     assert [b["request_id"] for b in queue["items"]] == [broker["request_id"]]
     rid = broker["request_id"]
-    service = call("get", f"/v1/management/broker-requests/{rid}/service", headers=_TEAM).json()
+    service = call("get", f"/v1/management/broker-requests/{rid}/service", headers=team).json()
     assert service["service"] == "mental_health.camhs_tier_2"
     moved = call(
         "post",
         f"/v1/management/broker-requests/{rid}/status",
         json_body={"status": "forwarded"},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert moved["status"] == "forwarded"
 
     # Shields: requested, overdue a week later, reviewed (SHLD-2, SHLD-3, SHLD-6).
+    social = session_header(directory, Role.SOCIAL_CARE_PRACTITIONER, user="sw-1")
     shield = call(
         "post",
-        f"/v1/children/{did2}/shield",
-        json_body={"ground": "risk_of_harm_to_child", "requested_by": "sw-1"},
-        headers=viewer_header(Role.SOCIAL_CARE_PRACTITIONER, user="sw-1"),
+        f"/v1/records/{did2}/shield",
+        json_body={"ground": "risk_of_harm_to_child"},
+        headers=social,
     )
-    assert shield.status_code == 201
-    assert call("get", f"/v1/children/{did2}", headers=viewer_header()).json()["view"] == "shielded"
+    assert shield.status_code == 204
+    reopened = call(
+        "post", f"/v1/records/{did2}/open", json_body={"reason": "assessment"}, headers=teacher
+    )
+    assert reopened.json()["view"] == "shielded"
+    assert call("get", "/v1/management/alerts", headers=team).json() == {"items": []}
     call("post", "/v1/_control/clock", json_body={"advance": {"days": 8}})
-    overdue = call("get", "/v1/management/shield-reviews/overdue", headers=_TEAM).json()
+    team = session_header(directory, Role.LA_MANAGEMENT_TEAM, user="la-team-2")
+    overdue = call("get", "/v1/management/shield-reviews/overdue", headers=team).json()
     assert [o["directory_id"] for o in overdue["items"]] == [did2]
     review = {
         "reviewed_on": "2026-03-10",
@@ -252,20 +318,20 @@ def test_every_operation_answers_as_the_spec_says(
         "maintained": True,
     }
     reviewed = call(
-        "post", f"/v1/management/children/{did2}/shield/reviews", json_body=review, headers=_TEAM
+        "post", f"/v1/management/children/{did2}/shield/reviews", json_body=review, headers=team
     ).json()
     assert len(reviewed["reviews"]) == 1
 
     # Data quality: a supply naming pupil 1 with another birth date is held.
     _supply(client, source, source.batch(pupil(1, ref="row-9", born=date(2015, 4, 2))))
-    items = call("get", "/v1/management/data-quality", headers=_TEAM).json()["items"]
+    items = call("get", "/v1/management/data-quality", headers=team).json()["items"]
     assert [i["held"] for i in items] == [True]
     item_id = items[0]["item_id"]
     query = call(
         "post",
         f"/v1/management/data-quality/{item_id}/queries",
         json_body={"field": "date_of_birth", "question_code": "confirm_date_of_birth"},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert query["source_ref"] == "row-9"
     queries = call("get", f"/v1/_control/suppliers/{SUPPLIER}/queries").json()["items"]
@@ -274,38 +340,38 @@ def test_every_operation_answers_as_the_spec_says(
         "post",
         f"/v1/management/data-quality/{item_id}/decision",
         json_body={"directory_id": did1},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert decided["ref"] == "row-9"
     _supply(client, source, source.batch(pupil(2, ref="row-10", born=date(2015, 4, 3))))
-    (item,) = call("get", "/v1/management/data-quality", headers=_TEAM).json()["items"]
+    (item,) = call("get", "/v1/management/data-quality", headers=team).json()["items"]
     resolved = call(
-        "post", f"/v1/management/data-quality/{item['item_id']}/resolve", headers=_TEAM
+        "post", f"/v1/management/data-quality/{item['item_id']}/resolve", headers=team
     ).json()
     assert resolved["status"] == "resolved"
 
     # REC-7, SAR-1, SAR-2, RET-2.
-    gaps = call("get", "/v1/management/universal-service-gaps", headers=_TEAM).json()["items"]
+    gaps = call("get", "/v1/management/universal-service-gaps", headers=team).json()["items"]
     assert {g["directory_id"] for g in gaps} >= {did1}
     sar = call(
         "post",
         f"/v1/management/children/{did1}/subject-access",
         json_body={"requester": "child"},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert sar["view"] == "full"
     corrected = call(
         "post",
         f"/v1/management/children/{did1}/corrections",
         json_body={"name": {"given_name": "Amelie", "family_name": "Hartley"}},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert corrected["name"]["given_name"] == "Amelie"
     extended = call(
         "post",
         f"/v1/management/children/{did1}/retention-extension",
         json_body={"reason": "connexions", "consented_on": "2026-03-10"},
-        headers=_TEAM,
+        headers=team,
     ).json()
     assert extended["retention_extension"]["reason"] == "connexions"
 
@@ -326,11 +392,15 @@ def test_every_operation_answers_as_the_spec_says(
     call("post", "/v1/_control/clock", json_body={"set": "2033-04-02T09:00:00Z"})
     report = call("post", "/v1/_control/jobs/run").json()
     assert did2 in report["archived"]
-    reviewer = viewer_header(Role.ARCHIVE_REVIEWER, user="lscb-1", purpose="archive_review")
+    reviewer = session_header(directory, Role.ARCHIVE_REVIEWER, user="lscb-1")
     archived = call(
-        "get", f"/v1/archive/{did2}", headers=reviewer, params={"reason": "serious_case_review"}
+        "post",
+        f"/v1/archive/{did2}/open",
+        json_body={"reason": "serious_case_review"},
+        headers=reviewer,
     ).json()
     assert archived["view"] == "full"
+    assert call("delete", "/v1/sessions/current", headers=reviewer).status_code == 204
 
     suspended = call("post", f"/v1/_control/suppliers/{SUPPLIER}/suspend").json()
     assert suspended["accredited"] is False
@@ -406,42 +476,71 @@ def test_errors_are_problem_documents_with_their_rule(
     tampered = call("post", "/v1/supply/batches", content=".".join(parts), headers=JOSE)
     _problem(tampered, 401, "envelope_decryption_failed", "SUP-5")
 
-    # The look-up side without, or with a malformed, test viewer.
+    # The look-up side without a session, or with one that is not live (ACC-1).
     did = _find(client, 1)
-    _problem(call("get", f"/v1/children/{did}"), 401, "viewer_missing")
-    bad = call("get", f"/v1/children/{did}", headers={"X-Test-Viewer": '{"role": "wizard"}'})
-    _problem(bad, 400, "viewer_invalid")
-    assert {p["path"] for p in bad.json()["problems"]} >= {"role", "user_id"}
+    opening = {"reason": "assessment"}
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, bearer("not-a-session")):
+        refused = call("post", f"/v1/records/{did}/open", json_body=opening, headers=headers)
+        _problem(refused, 401, "session_invalid", "ACC-1")
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+    teacher = session_header(directory)
     # A record that is not there; a directory ID that is not one (REC-1).
     _problem(
-        call("get", "/v1/children/7KQ4-M2XD-9HT2", headers=viewer_header()),
+        call("post", "/v1/records/7KQ4-M2XD-9HT2/open", json_body=opening, headers=teacher),
         404,
         "record_not_found",
     )
-    malformed = call("get", "/v1/children/NOPE", headers=viewer_header())
+    malformed = call("post", "/v1/records/NOPE/open", json_body=opening, headers=teacher)
     assert malformed.status_code == 400
     assert malformed.json()["problems"][0]["path"] == "directory_id"
+    # ACC-3: no reason, an unknown one, free text without "other".
+    _problem(
+        call("post", f"/v1/records/{did}/open", headers=teacher), 400, "reason_required", "ACC-3"
+    )
+    unknown = call(
+        "post",
+        f"/v1/records/{did}/open",
+        content=json.dumps({"reason": "curiosity"}),
+        headers={**teacher, "Content-Type": "application/json"},
+    )
+    _problem(unknown, 400, "reason_unknown", "ACC-3")
+    # ACC-4: too broad; sign-in failures say nothing more.
+    _problem(
+        call("post", "/v1/search", json_body={"family_name": "Hartley"}, headers=teacher),
+        400,
+        "search_too_broad",
+        "ACC-4",
+    )
+    failed = call("post", "/v1/sessions", json_body={"username": "user-1", "password": PASSWORD})
+    _problem(failed, 401, "sign_in_failed", "ACC-1")
     # Rules refusing: a head teacher is not the management team (SUP-8), nor
     # an archive reviewer (RET-6).
     _problem(
-        call("get", "/v1/management/data-quality", headers=viewer_header()),
+        call("get", "/v1/management/data-quality", headers=teacher),
         403,
         "management_team_only",
         "SUP-8",
     )
     _problem(
-        call("get", f"/v1/archive/{did}", headers=viewer_header()),
+        call(
+            "post",
+            f"/v1/archive/{did}/open",
+            json_body={"reason": "serious_case_review"},
+            headers=teacher,
+        ),
         403,
         "archive_role_required",
         "RET-6",
     )
+    reviewer = session_header(directory, Role.ARCHIVE_REVIEWER, user="lscb-1")
     free_text = call(
-        "get",
-        f"/v1/archive/{did}",
-        headers=viewer_header(Role.ARCHIVE_REVIEWER, purpose="archive_review"),
-        params={"reason": "Amelia's case"},
+        "post",
+        f"/v1/archive/{did}/open",
+        content=json.dumps({"reason": "Amelia's case"}),
+        headers={**reviewer, "Content-Type": "application/json"},
     )
-    _problem(free_text, 400, "reason_invalid", "RET-6")
+    _problem(free_text, 400, "reason_unknown", "ACC-3")
+    assert "Amelia" not in free_text.text
     # Validation failures list every problem with its path.
     invalid = call(
         "post",
@@ -493,11 +592,9 @@ def test_an_unexpected_failure_is_a_500_problem_that_says_nothing(
     assert "RuntimeError" in caplog.text
 
 
-def test_the_test_viewer_header_is_only_read_where_a_caller_is_needed(
-    client: SpecClient,
-) -> None:
-    # Supply and keys never need a viewer; a viewer header there changes nothing.
-    answer = client.call("get", "/v1/keys/directory", headers=viewer_header(la=LA))
+def test_a_session_is_only_read_where_a_caller_is_needed(client: SpecClient) -> None:
+    # Supply and keys never need a session; an Authorization header there changes nothing.
+    answer = client.call("get", "/v1/keys/directory", headers=bearer("whatever"))
     assert answer.status_code == 200
 
 
@@ -505,14 +602,16 @@ def _model_classes() -> dict[str, type]:
     from contactpoint_sdk.models import identifiers, record, views
     from contactpoint_sdk.models.operations import OperationOutcome, SupplyReceipt
     from contactpoint_sdk.policy.shield import OverdueReview
-    from contactpoint_sdk.policy.viewer import Viewer
+    from contactpoint_sdk.policy.trawling import SearchCriteria, TrawlingAlert
     from contactpoint_sdk.reference_server import entities
 
     classes: dict[str, type] = {
         "SupplyReceipt": SupplyReceipt,
         "OperationOutcome": OperationOutcome,
     }
-    classes.update(OverdueReview=OverdueReview, Viewer=Viewer)
+    classes.update(
+        OverdueReview=OverdueReview, SearchCriteria=SearchCriteria, TrawlingAlert=TrawlingAlert
+    )
     for module in (identifiers, record, views, entities):
         for name in dir(module):
             value = getattr(module, name)

@@ -3,7 +3,9 @@
 - building a directory, a supplier and a sealed batch the real way
   (:class:`~contactpoint_sdk.supply.batch.BatchBuilder`, ``encode_batch``,
   ``seal`` to the directory's key);
-- viewers for the TEST-ONLY ``X-Test-Viewer`` header;
+- look-up users signed in through the core, for ``Authorization: Bearer``
+  (the scrypt cost lowered through the settings, ``FAST``, as in
+  ``tests/test_lookup_users.py``);
 - a small JSON Schema validator for the subset ``docs/openapi.yaml`` uses
   (``jsonschema`` is not a dependency): it refuses any keyword it does not
   know, so the spec cannot silently use more than is checked;
@@ -16,11 +18,12 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
@@ -42,8 +45,10 @@ from contactpoint_sdk.models import (
 )
 from contactpoint_sdk.models.identifiers import nhs_check_digit, upn_check_letter
 from contactpoint_sdk.models.operations import AnyOperation, SuppliedChild, SupplyBatch
+from contactpoint_sdk.policy.settings import DEFAULT_POLICY, PolicySettings
 from contactpoint_sdk.policy.viewer import Role, Viewer
 from contactpoint_sdk.reference_server import DirectoryService, SupplyAgreement
+from contactpoint_sdk.reference_server.users import Enrolment, totp_code
 from contactpoint_sdk.supply.batch import BatchBuilder, MemorySequence, encode_batch
 from contactpoint_sdk.supply.envelope import seal
 from contactpoint_sdk.supply.keys import SigningKey
@@ -57,8 +62,18 @@ SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 JOSE = {"Content-Type": "application/jose"}
 
 
-def new_directory() -> DirectoryService:
-    return DirectoryService.in_memory(clock=MovableClock(START))
+#: The look-up policy of these tests: the default, with cheap scrypt.
+FAST = attrs.evolve(DEFAULT_POLICY, password_scrypt_log2_n=4, password_scrypt_r=1)
+PASSWORD = "correct horse battery"
+PIN = "402917"
+ORG = "urn:999999"
+TRAINED = date(2025, 1, 6)
+
+
+def new_directory(
+    path: str | Path | None = None, *, settings: PolicySettings = FAST
+) -> DirectoryService:
+    return DirectoryService.in_memory(clock=MovableClock(START), settings=settings, path=path)
 
 
 def make_upn(serial: int) -> Upn:
@@ -180,21 +195,77 @@ class Supplier:
 
 
 def viewer(role: Role = Role.HEAD_TEACHER, *, la: str = LA, user: str = "user-1") -> Viewer:
-    return Viewer(user_id=user, role=role, organisation_key="urn:999999", local_authority=la)
+    return Viewer(user_id=user, role=role, organisation_key=ORG, local_authority=la)
 
 
-def viewer_header(
-    role: Role = Role.HEAD_TEACHER, *, la: str = LA, user: str = "user-1", **extra: str
-) -> dict[str, str]:
-    """The TEST-ONLY ``X-Test-Viewer`` header naming the caller."""
-    document = {
-        "user_id": user,
-        "role": role.value,
-        "organisation_key": "urn:999999",
-        "local_authority": la,
-        **extra,
+def enrol(
+    directory: DirectoryService,
+    role: Role = Role.HEAD_TEACHER,
+    *,
+    la: str = LA,
+    user: str = "user-1",
+    org: str = ORG,
+    trained_on: date | None = TRAINED,
+    disclosure_issued_on: date | None = TRAINED,
+) -> Enrolment:
+    """Enrol a look-up user (username = user ID) with the test credentials."""
+    return directory.create_user(
+        user_id=user,
+        username=user,
+        password=PASSWORD,
+        pin=PIN,
+        role=role,
+        organisation_key=org,
+        local_authority=la,
+        trained_on=trained_on,
+        disclosure_issued_on=disclosure_issued_on,
+    )
+
+
+def code_now(directory: DirectoryService, enrolment: Enrolment) -> str:
+    """The user's security-token code at the directory's time (RFC 6238)."""
+    return totp_code(enrolment.token_secret, directory.clock.now())
+
+
+def credentials(directory: DirectoryService, enrolment: Enrolment) -> dict[str, str]:
+    """The body of ``POST /v1/sessions`` for ``enrolment``, right now."""
+    return {
+        "username": enrolment.username,
+        "password": PASSWORD,
+        "pin": PIN,
+        "token": code_now(directory, enrolment),
     }
-    return {"X-Test-Viewer": json.dumps(document)}
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    assert token is not None
+    return {"Authorization": f"Bearer {token}"}
+
+
+def session_header(
+    directory: DirectoryService,
+    role: Role = Role.HEAD_TEACHER,
+    *,
+    la: str = LA,
+    user: str = "user-1",
+    org: str = ORG,
+) -> dict[str, str]:
+    """Enrol ``user`` and sign them in through the core: their
+    ``Authorization`` header. (Once per user: a second sign-in in the same
+    30-second step would replay the token's code.) Trained and disclosed two
+    months before the directory's today."""
+    recent = directory.clock.today() - timedelta(days=60)
+    enrolment = enrol(
+        directory,
+        role,
+        la=la,
+        user=user,
+        org=org,
+        trained_on=recent,
+        disclosure_issued_on=recent,
+    )
+    session = directory.sign_in(enrolment.username, PASSWORD, PIN, code_now(directory, enrolment))
+    return bearer(session.token)
 
 
 # --- The OpenAPI document and a validator for the subset it uses ----------------------
@@ -356,3 +427,68 @@ def no_leaked_threads() -> Iterator[None]:
     yield
     left = [t.name for t in directory_threads() if t not in before]
     assert not left, f"threads left running: {left}"
+
+
+# --- Look-up over HTTP ------------------------------------------------------------------
+
+
+class LookupHttp:
+    """A directory, its HTTP app and a plain ``httpx.Client`` over the
+    in-process transport: the look-up routes end to end, as a vendor's MIS
+    would call them. Close it (or use the ``lookup_http`` fixture)."""
+
+    def __init__(
+        self,
+        directory: DirectoryService | None = None,
+        *,
+        settings: PolicySettings = FAST,
+        path: str | Path | None = None,
+    ) -> None:
+        # Imported here: the app module is heavier than the helpers above need.
+        import httpx
+
+        from contactpoint_sdk.reference_server.app import create_app
+        from contactpoint_sdk.reference_server.transport import InProcessTransport
+
+        self.directory = directory or new_directory(path, settings=settings)
+        self.http = httpx.Client(
+            base_url="https://directory.test",
+            transport=InProcessTransport(create_app(self.directory)),
+        )
+
+    @property
+    def clock(self) -> MovableClock:
+        clock = self.directory.clock
+        assert isinstance(clock, MovableClock)
+        return clock
+
+    def advance(self, **by: float) -> None:
+        self.clock.advance(timedelta(**by))
+
+    def enrol(self, role: Role = Role.HEAD_TEACHER, **kwargs: Any) -> Enrolment:
+        """:func:`enrol`, trained and disclosed two months before today unless given."""
+        recent = self.clock.today() - timedelta(days=60)
+        kwargs.setdefault("trained_on", recent)
+        kwargs.setdefault("disclosure_issued_on", recent)
+        return enrol(self.directory, role, **kwargs)
+
+    def sign_in(self, enrolment: Enrolment) -> dict[str, str]:
+        """Sign in over HTTP (asserting it worked): the Authorization header."""
+        answer = self.http.post("/v1/sessions", json=credentials(self.directory, enrolment))
+        assert answer.status_code == 201, answer.text
+        return bearer(answer.json()["session_token"])
+
+    def user(self, role: Role = Role.HEAD_TEACHER, **kwargs: Any) -> dict[str, str]:
+        """Enrol a user and sign them in over HTTP: their Authorization header."""
+        return self.sign_in(self.enrol(role, **kwargs))
+
+    def close(self) -> None:
+        self.http.close()
+        self.directory.close()
+
+
+@pytest.fixture
+def lookup_http() -> Iterator[LookupHttp]:
+    harness = LookupHttp()
+    yield harness
+    harness.close()

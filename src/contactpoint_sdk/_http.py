@@ -4,12 +4,20 @@ Turns error responses into the typed errors of :mod:`contactpoint_sdk.errors`
 (RFC 9457 problem documents, tolerating any other body), transport failures
 into :class:`~contactpoint_sdk.errors.TransportFailure`, and ``Retry-After``
 into seconds. Shared by the supply and look-up clients.
+
+The look-up client also turns the directory's look-up refusals into the
+SDK's own typed errors, by their ``code`` (:func:`lookup_refusal`): a ``401``
+``sign_in_failed`` becomes :class:`~contactpoint_sdk.errors.SignInFailed`, a
+``429`` ``rate_limited`` (rule ``ACC-4``)
+:class:`~contactpoint_sdk.errors.SearchRateLimited`, and so on; each keeps the
+request's ID.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,20 +28,37 @@ from contactpoint_sdk.errors import (
     ApiError,
     BadRequest,
     Conflict,
+    ContactPointError,
     Forbidden,
+    MediationRefused,
+    NotEligible,
+    NotPermitted,
     PayloadTooLarge,
     Problem,
     RateLimited,
+    ReasonInvalid,
+    ReasonRequired,
+    RecordNotFound,
+    RefineSearch,
+    SearchBlocked,
+    SearchRateLimited,
+    SearchTooBroad,
     ServerError,
+    SessionExpired,
+    SessionInvalid,
+    SignInFailed,
     TransportFailure,
     Unauthorized,
 )
 
 __all__ = [
     "REQUEST_ID_HEADER",
+    "SIGN_IN_NOT_DISCLOSED",
     "error_for_response",
     "is_transient",
+    "lookup_refusal",
     "parse_retry_after",
+    "problem_document",
     "transport_failure",
 ]
 
@@ -121,6 +146,12 @@ def _text(value: object) -> str | None:
     return None
 
 
+def problem_document(response: httpx.Response) -> dict[str, Any]:
+    """The response's problem document (RFC 9457), or ``{}`` if its body is
+    not a JSON object. Read it for a problem's extension members."""
+    return _problem_body(response)
+
+
 def _problem_body(response: httpx.Response) -> dict[str, Any]:
     """The problem document, or ``{}`` if the body is not a JSON object."""
     try:
@@ -191,3 +222,112 @@ def error_for_response(
         retry_after=parse_retry_after(response.headers.get("Retry-After"), now=now),
         attempts=attempts,
     )
+
+
+# --- Look-up refusals: the directory's codes, as the SDK's typed errors ----------------
+
+#: :attr:`SignInFailed.audit_code` on the client side: the directory never
+#: says which credential was wrong (ACC-1), so the client cannot know.
+SIGN_IN_NOT_DISCLOSED = "not_disclosed"
+
+_REASON_REQUIRED_CODES = frozenset({"reason_required", "reason_text_required"})
+_REASON_INVALID_CODES = frozenset(
+    {"reason_unknown", "reason_not_applicable", "reason_text_not_allowed", "reason_text_invalid"}
+)
+_MEDIATION_CODES = frozenset({"mediation_not_allowed", "practitioner_not_eligible"})
+_SESSION_END_REASONS = frozenset({"idle", "absolute"})
+_RATE_WINDOWS = frozenset({"minute", "day"})
+#: The most candidates a search shows when the directory does not say (ACC-4).
+_DEFAULT_SEARCH_LIMIT = 5
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def _retry_after(error: ApiError, problem: Mapping[str, Any]) -> float:
+    """``Retry-After`` (header), else the problem's ``retry_after`` member, else 0."""
+    if error.retry_after is not None:
+        return error.retry_after
+    return _number(problem.get("retry_after")) or 0.0
+
+
+def _refusal(error: ApiError, problem: Mapping[str, Any]) -> ContactPointError | None:
+    code, status, rule = error.code, error.status, error.rule
+    message = error.detail or error.title or error.message
+    if code == "sign_in_failed":
+        return SignInFailed(audit_code=SIGN_IN_NOT_DISCLOSED)
+    if code == "session_expired":
+        reason = _text(problem.get("reason"))
+        return SessionExpired(reason if reason in _SESSION_END_REASONS else "ended")
+    if code == "session_invalid":
+        return SessionInvalid()
+    if code in _REASON_REQUIRED_CODES:
+        return ReasonRequired(message, code=code)
+    if code in _REASON_INVALID_CODES:
+        return ReasonInvalid(message, code=code)
+    if code == "search_too_broad":
+        return SearchTooBroad(message)
+    if code == "refine_search":
+        limit = _number(problem.get("limit"))
+        return RefineSearch(int(limit) if limit is not None else _DEFAULT_SEARCH_LIMIT)
+    if code == "search_blocked":
+        return SearchBlocked(retry_after=_retry_after(error, problem))
+    if code == "rate_limited" and status == 429 and rule == "ACC-4":
+        window = _text(problem.get("window"))
+        return SearchRateLimited(
+            retry_after=_retry_after(error, problem),
+            window=window if window in _RATE_WINDOWS else "minute",
+        )
+    if code in _MEDIATION_CODES or (status == 403 and rule == "ACC-6" and code):
+        return MediationRefused(message, code=code, reason_code=_text(problem.get("reason_code")))
+    if status == 403 and rule == "ACC-1" and code:
+        return NotEligible(message, code=code)
+    if code == "record_not_found":
+        return RecordNotFound(message, code=code, rule=rule)
+    if status == 403 and rule and code:
+        return NotPermitted(message, code=code, rule=rule)
+    return None
+
+
+def lookup_refusal(error: ApiError, problem: Mapping[str, Any]) -> ContactPointError:
+    """The SDK's typed error for a look-up refusal, by the directory's ``code``.
+
+    ``problem`` is the answer's problem document (:func:`problem_document`),
+    read for extension members where a code has them (``reason`` of
+    ``session_expired``, ``limit`` of ``refine_search``, ``window`` and
+    ``retry_after`` of ``rate_limited``, ``reason_code`` of
+    ``practitioner_not_eligible``). The mapping:
+
+    ===================================================  =============================
+    code (status, rule)                                   error
+    ===================================================  =============================
+    ``sign_in_failed`` (401, ACC-1)                       :class:`SignInFailed`
+    ``session_expired`` / ``session_invalid`` (401)       :class:`SessionExpired` /
+                                                          :class:`SessionInvalid`
+    ``reason_required``, ``reason_text_required``         :class:`ReasonRequired`
+    ``reason_unknown``, ``reason_not_applicable``,        :class:`ReasonInvalid`
+    ``reason_text_not_allowed``, ``reason_text_invalid``
+    ``search_too_broad`` (400, ACC-4)                     :class:`SearchTooBroad`
+    ``refine_search`` (422, ACC-4)                        :class:`RefineSearch`
+    ``rate_limited`` (429, ACC-4)                         :class:`SearchRateLimited`
+    ``search_blocked`` (429, ACC-4)                       :class:`SearchBlocked`
+    ``mediation_not_allowed``,                            :class:`MediationRefused`
+    ``practitioner_not_eligible``, any 403 of ACC-6
+    any other 403 of ACC-1 (the eligibility code)         :class:`NotEligible`
+    ``record_not_found`` (404)                            :class:`RecordNotFound`
+    any other 403 naming a rule                           :class:`NotPermitted`
+    ===================================================  =============================
+
+    Anything else is ``error`` itself. The typed error keeps ``error``'s
+    ``request_id``; the caller chains ``error`` as its cause (status, title,
+    attempts). A ``429`` without rule ``ACC-4`` (a gateway's, or an injected
+    fault's) stays :class:`RateLimited`.
+    """
+    refusal = _refusal(error, problem)
+    if refusal is None:
+        return error
+    refusal.request_id = error.request_id
+    return refusal

@@ -80,6 +80,9 @@ class ContactPointError(Exception):
 
     code: str = "contactpoint_error"
     rule: str | None = None
+    #: For an error the directory answered with: the ``X-Request-ID`` of the
+    #: request (quote it to the directory's operators); else ``None``.
+    request_id: str | None = None
 
     def __init__(self, message: str, *, code: str | None = None, rule: str | None = None) -> None:
         super().__init__(message)

@@ -55,7 +55,7 @@ def _compact_postcode(value: str) -> str:
 
 def _postcode_problem(compact: str) -> tuple[str, str] | None:
     """(code, message) for what is wrong with the space-free ``compact``, or None."""
-    if compact.startswith("ZZ99"):
+    if len(compact) == 7 and compact.startswith("ZZ99"):  # the outward code is ZZ99
         return (
             "postcode_pseudo",
             "ZZ99 postcodes are NHS pseudo-postcodes (no fixed abode, not known, "
@@ -91,12 +91,36 @@ def _postcode_problem(compact: str) -> tuple[str, str] | None:
     return ("postcode_invalid", f"not a UK postcode: expected one of the forms {_FORMATS}")
 
 
-def _to_postcode(value: str) -> str:
+def _checked_postcode(value: str) -> str:
     compact = _compact_postcode(_require_text(value, "a postcode", "postcode_invalid"))
     problem = _postcode_problem(compact)
     if problem is not None:
         raise _refuse(problem[1], problem[0])
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+def _fast_postcode(value: object) -> str | None:
+    """The fast path of :func:`_to_postcode`: ``value`` itself when it is a
+    postcode already in canonical form, else None (decide with
+    :func:`_checked_postcode`).
+
+    Equivalent to the checked path: a full match of the canonical pattern is
+    upper-case ASCII letters and digits with one space before the inward code,
+    which compacting and re-spacing give back unchanged, 5 to 7 characters
+    besides the space; the pseudo-postcode and BFPO prefixes the checked path
+    refuses first are left to it.
+    """
+    if (
+        type(value) is str
+        and _POSTCODE_RE.fullmatch(value)
+        and not value.startswith(("ZZ99 ", "BFPO"))
+    ):
+        return value
+    return None
+
+
+def _to_postcode(value: str) -> str:
+    return _fast_postcode(value) or _checked_postcode(value)
 
 
 @attrs.frozen(slots=True)
@@ -206,11 +230,36 @@ def _phone_digits(value: str) -> str | tuple[str, str]:
     return rest
 
 
-def _to_phone(value: str) -> str:
+def _checked_phone(value: str) -> str:
     digits = _phone_digits(_require_text(value, "a phone number", "phone_invalid"))
     if isinstance(digits, tuple):
         raise _refuse(digits[1], digits[0])
     return f"+44{digits}"
+
+
+def _fast_phone(value: object) -> str | None:
+    """The fast path of :func:`_to_phone`: ``value`` itself when it is already
+    canonical E.164 (``+44`` then 9 or 10 ASCII digits, not starting 0), else
+    None (decide with :func:`_checked_phone`).
+
+    Equivalent to the checked path: such text has no spaces or punctuation
+    to remove, takes the ``+44`` branch, has no trunk 0 to drop, and passes
+    the digit, length and "00" checks, so ``+44`` plus the digits is ``value``.
+    """
+    if (
+        type(value) is str
+        and len(value) in (12, 13)
+        and value.startswith("+44")
+        and value[3] != "0"
+        and value.isascii()
+        and value[3:].isdigit()
+    ):
+        return value
+    return None
+
+
+def _to_phone(value: str) -> str:
+    return _fast_phone(value) or _checked_phone(value)
 
 
 @attrs.frozen(slots=True)
@@ -291,13 +340,41 @@ def _email_problem(s: str) -> str | None:
     return None
 
 
-def _to_email(value: str) -> str:
+def _checked_email(value: str) -> str:
     s = _require_text(value, "an email address", "email_invalid").strip()
     problem = _email_problem(s)
     if problem is not None:
         raise _refuse(problem, "email_invalid")
     local, _, domain = s.partition("@")
     return f"{local}@{domain.lower()}"
+
+
+def _fast_email(value: object) -> str | None:
+    """The fast path of :func:`_to_email` for printable ASCII without spaces:
+    the same result, or None to decide with :func:`_checked_email`.
+
+    Equivalent to the checked path: printable ASCII without a space has no
+    whitespace, so stripping changes nothing; the conditions are
+    :func:`_email_problem`'s, in another order (one ``@`` is "an ``@`` with
+    none after it", since ``partition`` splits at the first).
+    """
+    if type(value) is not str or " " in value or not (value.isascii() and value.isprintable()):
+        return None
+    local, at, domain = value.partition("@")
+    if (
+        at
+        and 0 < len(local) <= 64
+        and len(value) <= 254
+        and "@" not in domain
+        and "." in domain
+        and "" not in domain.split(".")
+    ):
+        return f"{local}@{domain.lower()}"
+    return None
+
+
+def _to_email(value: str) -> str:
+    return _fast_email(value) or _checked_email(value)
 
 
 @attrs.frozen(slots=True)

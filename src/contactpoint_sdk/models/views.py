@@ -14,6 +14,11 @@ see, so hidden data has nowhere to be, in Python or on the wire:
   subject-access request (SAR-1).
 
 On the wire each view carries ``"view": "shielded" | "standard" | "full"``.
+
+A search (ACC-4) answers with a :class:`SearchResult`: at most a few
+candidates, each only what tells children apart — a :class:`SearchCandidate`,
+or for a shielded child a :class:`ShieldedSearchCandidate` (SHLD-1). Two
+fields rather than a union, so the answer needs no tag.
 """
 
 from __future__ import annotations
@@ -40,9 +45,12 @@ __all__ = [
     "AnyChildView",
     "ChildView",
     "FullRecordView",
+    "SearchCandidate",
+    "SearchResult",
     "ServiceView",
     "ShieldedChildView",
     "ShieldedName",
+    "ShieldedSearchCandidate",
     "UnspecifiedServiceView",
 ]
 
@@ -136,3 +144,55 @@ VIEW_TAGS: dict[type, str] = {
     ChildView: "standard",
     FullRecordView: "full",
 }
+
+
+# --- search results (ACC-4) ---------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SearchCandidate:
+    """One search result: only what tells children apart (ACC-4).
+
+    ``postcode_district`` is the outward code of the child's postcode
+    (``"BS1"``), never more; ``None`` when the record has no postcode.
+    """
+
+    directory_id: DirectoryId
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: Gender
+    postcode_district: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ShieldedSearchCandidate:
+    """A shielded child as a search result: name, date of birth and directory
+    identifier, nothing else (SHLD-1, ACC-4)."""
+
+    directory_id: DirectoryId
+    given_name: str
+    family_name: str
+    date_of_birth: date
+
+
+@attrs.frozen(kw_only=True)
+class SearchResult:
+    """The answer to a search (ACC-4): at most ``search_max_results``
+    candidates in all, the unshielded ones in ``candidates`` and the shielded
+    ones (SHLD-1) in ``shielded_candidates``, each in the directory's stable
+    order. Both empty: nothing matched. (Too many matches is not a result but
+    a ``refine_search`` refusal.)"""
+
+    candidates: tuple[SearchCandidate, ...]
+    shielded_candidates: tuple[ShieldedSearchCandidate, ...]
+
+    def __len__(self) -> int:
+        return len(self.candidates) + len(self.shielded_candidates)
+
+    @property
+    def directory_ids(self) -> tuple[DirectoryId, ...]:
+        """Every candidate's directory identifier (unshielded first)."""
+        return tuple(c.directory_id for c in self.candidates) + tuple(
+            c.directory_id for c in self.shielded_candidates
+        )

@@ -34,7 +34,9 @@ together for the directory core:
 2. :func:`limit_results` — at most ``search_max_results`` candidates; with
    more, :class:`RefineSearch` (``refine_search``) and **nothing** is shown
    (not even how many matched). Each candidate is only what tells children
-   apart: :class:`SearchCandidate` (directory ID, current given and family
+   apart (both types live in :mod:`contactpoint_sdk.models.views`, with the
+   :class:`SearchResult` a search answers with): :class:`SearchCandidate`
+   (directory ID, current given and family
    name, date of birth, gender, postcode district such as ``"BS1"``), or for
    a shielded record :class:`ShieldedSearchCandidate` (directory ID, name,
    date of birth: SHLD-1). A shielded record is **left out** of a search
@@ -134,6 +136,7 @@ from contactpoint_sdk.models.contact import Postcode
 from contactpoint_sdk.models.enums import Gender
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, Uln, Upn
 from contactpoint_sdk.models.record import ChildRecord
+from contactpoint_sdk.models.views import SearchCandidate, SearchResult, ShieldedSearchCandidate
 from contactpoint_sdk.policy.reasons import ReasonCode, StatedReason
 from contactpoint_sdk.policy.settings import DEFAULT_POLICY, PolicySettings
 from contactpoint_sdk.policy.shield import shield_in_effect
@@ -152,6 +155,7 @@ __all__ = [
     "SearchCandidate",
     "SearchCriteria",
     "SearchOutcome",
+    "SearchResult",
     "ShieldedSearchCandidate",
     "SweepFeature",
     "SweepKind",
@@ -163,6 +167,7 @@ __all__ = [
     "fingerprint",
     "fold_name",
     "limit_results",
+    "search_result",
 ]
 
 RULE = "ACC-4"
@@ -267,35 +272,18 @@ def check_search_criteria(
 # --- 2. few results, each told apart by little -----------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class SearchCandidate:
-    """One search result: only what tells children apart (ACC-4).
-
-    ``postcode_district`` is the outward code of the child's postcode
-    (``"BS1"``), never more; ``None`` when the record has no postcode.
-    """
-
-    directory_id: DirectoryId
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    gender: Gender
-    postcode_district: str | None
-
-
-@attrs.frozen(kw_only=True)
-class ShieldedSearchCandidate:
-    """A shielded child as a search result: name, date of birth and directory
-    identifier, nothing else (SHLD-1, ACC-4)."""
-
-    directory_id: DirectoryId
-    given_name: str
-    family_name: str
-    date_of_birth: date
-
-
-#: Either candidate type; decode a search answer with this.
+#: Either candidate type (both defined in :mod:`contactpoint_sdk.models.views`).
 AnyCandidate = SearchCandidate | ShieldedSearchCandidate
+
+
+def search_result(candidates: Iterable[AnyCandidate]) -> SearchResult:
+    """Candidates as the wire's :class:`SearchResult`: unshielded and shielded
+    apart, each in the order given."""
+    shown = tuple(candidates)
+    return SearchResult(
+        candidates=tuple(c for c in shown if isinstance(c, SearchCandidate)),
+        shielded_candidates=tuple(c for c in shown if isinstance(c, ShieldedSearchCandidate)),
+    )
 
 
 def _sees_shielded(record: ChildRecord, viewer: Viewer) -> bool:

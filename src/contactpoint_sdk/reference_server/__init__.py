@@ -27,6 +27,7 @@ from contactpoint_sdk.reference_server.directory import (
     IN_PROCESS_URL,
     ReferenceDirectory,
     SupplierCredentials,
+    UserCredentials,
 )
 from contactpoint_sdk.reference_server.faults import FaultInjector
 from contactpoint_sdk.reference_server.matching import (
@@ -38,6 +39,7 @@ from contactpoint_sdk.reference_server.matching import (
 from contactpoint_sdk.reference_server.serve import LoopbackServer
 from contactpoint_sdk.reference_server.service import (
     ALL_OPERATIONS,
+    REFERENCE_POLICY,
     BrokerRequest,
     BrokerStatus,
     DataQualityItem,
@@ -58,6 +60,7 @@ from contactpoint_sdk.reference_server.transport import AsyncInProcessTransport,
 __all__ = [
     "ALL_OPERATIONS",
     "IN_PROCESS_URL",
+    "REFERENCE_POLICY",
     "AsyncInProcessTransport",
     "AuditEvent",
     "AuditSink",
@@ -88,6 +91,7 @@ __all__ = [
     "SupplierRecord",
     "SupplyAgreement",
     "UniversalServiceGap",
+    "UserCredentials",
     "VerificationReport",
     "create_app",
     "verify_log_file",

@@ -19,15 +19,25 @@ Routes (the whole list, with schemas, is ``docs/openapi.yaml``):
 
 - ``/v1/health``, ``/v1/keys/directory``, ``/v1/supply/batches``: as in
   ``docs/http-api.md``;
-- ``/v1/children/...``, ``/v1/archive/...``, ``/v1/management/...``: the
-  look-up side and the local authority's management team. Until sign-in and
-  sessions arrive (the look-up issue), the caller is named by the TEST-ONLY
-  header ``X-Test-Viewer``, a :class:`~contactpoint_sdk.policy.viewer.Viewer`
-  as JSON; :func:`caller` is the one place that reads it, and the one place
-  sessions will replace;
+- ``/v1/sessions...``: four-credential sign-in (ACC-1), the current session,
+  sign-out, acting for a practitioner (ACC-6);
+- ``/v1/search``, ``/v1/records/...``, ``/v1/archive/...``,
+  ``/v1/management/...``: the look-up side (ACC-3, ACC-4, RET-6, SENS-4,
+  SHLD-6) and the local authority's management team. The caller is the
+  session named by ``Authorization: Bearer <session token>``;
+  :func:`caller` is the one place that reads it (401 ``session_invalid`` or
+  ``session_expired`` with ``WWW-Authenticate: Bearer`` otherwise). Each call
+  runs inside :meth:`DirectoryService.acting_as`, so its audit names the
+  user, the practitioner acted for and the session, and every audit event
+  carries the request's ID;
 - ``/v1/_control/...``: the reference directory's test controls (reset, the
   movable clock, fault injection, lifecycle jobs, the synthetic population,
-  the supplier registry). Off with ``controls=False``. Never faulted.
+  the supplier registry, look-up users). Off with ``controls=False``. Never
+  faulted.
+
+A sign-in failure is one answer whatever was wrong (401 ``sign_in_failed``):
+the precise reason (``SignInFailed.audit_code``) goes to the audit log only
+and never into a response.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -63,14 +74,24 @@ from contactpoint_sdk.errors import (
     NotPermitted,
     PolicyRefusal,
     Problem,
+    ReasonInvalid,
+    ReasonRequired,
     RecordNotFound,
+    RefineSearch,
+    SearchBlocked,
+    SearchRateLimited,
+    SearchTooBroad,
     SequenceOutOfOrder,
+    SessionInvalid,
     SignatureInvalid,
+    SignInFailed,
     SupplierNotAccredited,
     UnknownKey,
+    UnknownUser,
+    UserExists,
     ValidationError,
 )
-from contactpoint_sdk.models.enums import Gender, ServiceKind
+from contactpoint_sdk.models.enums import Gender, ServiceKind, ShieldGround
 from contactpoint_sdk.models.identifiers import DirectoryId
 from contactpoint_sdk.models.record import (
     Address,
@@ -78,7 +99,9 @@ from contactpoint_sdk.models.record import (
     RetentionExtension,
     SourceIdentifiers,
 )
+from contactpoint_sdk.policy.trawling import SearchCriteria
 from contactpoint_sdk.policy.viewer import Role, SubjectAccessRequester, Viewer
+from contactpoint_sdk.reference_server.audit import audit_context
 from contactpoint_sdk.reference_server.entities import (
     BrokerStatus,
     ShieldRequestInput,
@@ -102,6 +125,7 @@ from contactpoint_sdk.reference_server.transport import (
     Scope,
     Send,
 )
+from contactpoint_sdk.reference_server.users import Session
 from contactpoint_sdk.supply.keys import PublicKeySet
 
 if TYPE_CHECKING:
@@ -115,7 +139,6 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "STATUS_BY_CODE",
     "STATUS_BY_ERROR",
-    "TEST_VIEWER_HEADER",
     "caller",
     "create_app",
     "problem_document",
@@ -127,9 +150,6 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
-#: TEST ONLY: the header that names the caller of look-up and management
-#: routes until sign-in and sessions replace it (the look-up issue).
-TEST_VIEWER_HEADER: Final = "X-Test-Viewer"
 #: ``type`` of every problem is this plus its ``code``. An identifier, not a page.
 PROBLEM_TYPE_BASE: Final = "https://contactpoint.invalid/problems/"
 #: The largest envelope accepted: room for the envelope module's 16 MiB
@@ -139,10 +159,10 @@ MAX_ENVELOPE_BYTES: Final = 32 * 1024 * 1024
 MAX_SEED_CHILDREN: Final = 1_000_000
 #: The largest JSON body accepted on any other route.
 MAX_JSON_BYTES: Final = 1024 * 1024
-_MAX_VIEWER_HEADER: Final = 4096
+_MAX_AUTHORIZATION: Final = 1024
 
 _REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_REASON_RE: Final = re.compile(r"[a-z0-9_]{1,64}")
+_BEARER_RE: Final = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
 _SCOPE_REQUEST_ID: Final = "contactpoint.request_id"
 _PROBLEM_JSON: Final = "application/problem+json"
 _JOSE: Final = "application/jose"
@@ -152,6 +172,20 @@ _JWKS: Final = "application/jwk-set+json"
 #: instance of wins, so subclasses come before their bases.
 STATUS_BY_ERROR: Final[tuple[tuple[type[ContactPointError], int], ...]] = (
     (ValidationError, 400),
+    # ACC-1: sign-in and sessions (a 401 carries WWW-Authenticate: Bearer).
+    (SignInFailed, 401),
+    (SessionInvalid, 401),
+    # ACC-3: no record opens without a reason.
+    (ReasonRequired, 400),
+    (ReasonInvalid, 400),
+    # ACC-4: anti-trawling.
+    (SearchTooBroad, 400),
+    (RefineSearch, 422),
+    (SearchRateLimited, 429),
+    (SearchBlocked, 429),
+    # look-up users (the control routes and acting for a practitioner)
+    (UserExists, 409),
+    (UnknownUser, 404),
     # SUP-5: an envelope that is not from whom it says, or not for us.
     (SignatureInvalid, 401),
     (UnknownKey, 401),
@@ -279,6 +313,17 @@ def _incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def _error_headers(error: ContactPointError) -> dict[str, str]:
+    """The headers a core error is answered with: ``WWW-Authenticate`` for a
+    session or sign-in refusal (401), ``Retry-After`` (whole seconds, rounded
+    up) for the search rate limit and block (429)."""
+    if isinstance(error, SignInFailed | SessionInvalid):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, SearchRateLimited | SearchBlocked):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    return {}
+
+
 async def _on_core_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ContactPointError)  # noqa: S101 - registered for it
     status = status_for(error)
@@ -291,6 +336,7 @@ async def _on_core_error(request: Request, error: Exception) -> Response:
         if len(problems) > 1
         else error.message
     )
+    # SignInFailed.audit_code is never read here: one answer whatever was wrong.
     return _problem_response(
         status,
         error.code,
@@ -298,6 +344,7 @@ async def _on_core_error(request: Request, error: Exception) -> Response:
         request_id=_request_id(request.scope),
         rule=error.rule,
         problems=problems,
+        headers=_error_headers(error),
         **extra,
     )
 
@@ -388,7 +435,8 @@ class _Edge:
         if fault is not None and await self._apply(fault, scope, receive, send_with_id):
             return
         try:
-            await self.app(scope, receive, send_with_id)
+            with audit_context(request_id=rid):  # every event audited names the request
+                await self.app(scope, receive, send_with_id)
         except Exception as error:
             # Starlette has answered (a 500 problem) and re-raised so that a
             # server logs it; the directory has logged it already, without
@@ -509,33 +557,18 @@ def _decode(service: DirectoryService, data: Any, cls: type[T]) -> T:
     return service.codec.decode(data, cls)
 
 
-def caller(request: Request, service: DirectoryService) -> Viewer:
-    """Who is calling a look-up or management route.
-
-    TEST ONLY: read from the ``X-Test-Viewer`` header, a
-    :class:`~contactpoint_sdk.policy.viewer.Viewer` as JSON (``{"user_id",
-    "role", "organisation_key", "local_authority", "purpose"?,
-    "subject_access_requester"?}``). Sign-in and sessions (the look-up issue)
-    replace this function and nothing else.
-    """
-    raw = request.headers.get(TEST_VIEWER_HEADER)
-    if raw is None:
-        raise _Refused(
-            401,
-            "viewer_missing",
-            f"name the caller in the {TEST_VIEWER_HEADER} header (test only; sessions replace it)",
-        )
-    if len(raw) > _MAX_VIEWER_HEADER:
-        raise _Refused(400, "viewer_invalid", f"the {TEST_VIEWER_HEADER} header is too long")
-    try:
-        return _decode(service, _parse_json(raw.encode("utf-8"), "the viewer"), Viewer)
-    except ValidationError as error:
-        raise _Refused(
-            400,
-            "viewer_invalid",
-            f"the {TEST_VIEWER_HEADER} header is not a viewer",
-            problems=error.problems,
-        ) from None
+def caller(request: Request, service: DirectoryService) -> Session:
+    """Who is calling a look-up or management route: the session named by
+    ``Authorization: Bearer <session token>`` (ACC-1), its idle time
+    restarted. Missing, malformed, unknown or ended: 401 ``session_invalid``
+    or ``session_expired`` with ``WWW-Authenticate: Bearer``."""
+    raw = request.headers.get("authorization")
+    found = (
+        _BEARER_RE.fullmatch(raw) if raw is not None and len(raw) <= _MAX_AUTHORIZATION else None
+    )
+    if found is None:
+        raise SessionInvalid("sign in, and send the session token as Authorization: Bearer")
+    return service.session(found.group(1))
 
 
 # --- Encoding --------------------------------------------------------------------------
@@ -556,18 +589,54 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot encode itself, as :func:`_plain` would have it."""
+    if isinstance(value, set | frozenset | datetime | date | enum.Enum):
+        return _plain(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _encode(service: DirectoryService, value: Any) -> Any:
-    return _plain(service.codec.encode(value))
+    """The codec's document; what it leaves that JSON lacks (a set, a date)
+    is made plain as the answer is written (:class:`_JSONResponse`)."""
+    return service.codec.encode(value)
+
+
+class _JSONResponse(JSONResponse):
+    """Starlette's JSON answer, with :func:`_json_default` for the rest."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content,
+            ensure_ascii=False,
+            allow_nan=False,
+            indent=None,
+            separators=(",", ":"),
+            default=_json_default,
+        ).encode("utf-8")
 
 
 def _json(data: Any, *, status: int = 200, media_type: str = "application/json") -> JSONResponse:
-    return JSONResponse(data, status_code=status, media_type=media_type)
+    return _JSONResponse(data, status_code=status, media_type=media_type)
 
 
 async def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call the core. It is synchronous and serialises itself; it is called on
     the event loop, one request at a time in the core (what SQLite wants)."""
     return function(*args, **kwargs)
+
+
+async def _call_as(
+    service: DirectoryService,
+    session: Session,
+    function: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> T:
+    """:func:`_call` in ``session``: its audit names the user, the
+    practitioner acted for and the session."""
+    with service.acting_as(session):
+        return function(*args, **kwargs)
 
 
 # --- Request documents --------------------------------------------------------------------
@@ -643,6 +712,58 @@ class _SupplierInput:
 @attrs.frozen(kw_only=True)
 class _BrokerInput:
     ordinal: int
+
+
+@attrs.frozen(kw_only=True)
+class _SignInInput:
+    """Every credential optional, so a missing one is a failed sign-in (401,
+    one answer), not a malformed body."""
+
+    username: str = ""
+    password: str = ""
+    pin: str = ""
+    token: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class _ActForInput:
+    practitioner_user_id: str
+
+
+@attrs.frozen(kw_only=True)
+class _OpenInput:
+    reason: str | None = None
+    reason_text: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _ShieldInput:
+    ground: ShieldGround
+
+
+@attrs.frozen(kw_only=True)
+class _UserInput:
+    user_id: str
+    username: str
+    password: str = attrs.field(repr=False)
+    pin: str = attrs.field(repr=False)
+    role: Role
+    organisation_key: str
+    local_authority: str
+    nominated: bool = True
+    trained_on: date | None = None
+    disclosure_issued_on: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _PractitionerInput:
+    user_id: str
+    role: Role
+    organisation_key: str
+    local_authority: str
+    nominated: bool = True
+    trained_on: date | None = None
+    disclosure_issued_on: date | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -727,6 +848,22 @@ def _directory_id(request: Request) -> DirectoryId:
         raise error.at("directory_id") from None
 
 
+def _session_json(session: Session) -> dict[str, Any]:
+    """A session as the API shows it: the token only when just signed in."""
+    document: dict[str, Any] = {}
+    if session.token is not None:
+        document["session_token"] = session.token
+    document.update(
+        user_id=session.user_id,
+        role=session.user.role.value,
+        local_authority=session.user.local_authority,
+        acting_for=session.acting_for_id,
+        idle_expires_at=session.idle_expires_at.isoformat(),
+        expires_at=session.expires_at.isoformat(),
+    )
+    return document
+
+
 def _management_team(viewer: Viewer, rule: str) -> str:
     """The caller's local authority, if the caller is its management team:
     the queues of an authority are its team's alone."""
@@ -774,94 +911,162 @@ def _supply_routes(service: DirectoryService) -> list[BaseRoute]:
     ]
 
 
-def _lookup_routes(service: DirectoryService) -> list[BaseRoute]:
-    """The look-up side, as far as the directory core goes today (the look-up
-    issue adds search, reasons, anti-trawling and sessions)."""
+def _session_routes(service: DirectoryService) -> list[BaseRoute]:
+    """Sign-in (ACC-1), the current session, sign-out, mediated access (ACC-6)."""
 
-    async def view_child(request: Request) -> Response:
-        viewer = caller(request, service)
-        shown = await _call(service.view, _directory_id(request), viewer)
+    async def sign_in(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request, optional=True), _SignInInput)
+        session = await _call(service.sign_in, spec.username, spec.password, spec.pin, spec.token)
+        return _json(_session_json(session), status=201)
+
+    async def current(request: Request) -> Response:
+        return _json(_session_json(caller(request, service)))
+
+    async def sign_out(request: Request) -> Response:
+        session = caller(request, service)
+        with service.acting_as(session):
+            found = _BEARER_RE.fullmatch(request.headers["authorization"])
+            assert found is not None  # noqa: S101 - caller() accepted it
+            await _call(service.sign_out, found.group(1))
+        return Response(status_code=204)
+
+    async def act_for(request: Request) -> Response:
+        session = caller(request, service)
+        spec = _decode(service, await _json_body(request), _ActForInput)
+        acting = await _call(service.act_for, session, spec.practitioner_user_id)
+        return _json(_session_json(acting))
+
+    async def stop_acting(request: Request) -> Response:
+        session = caller(request, service)
+        return _json(_session_json(await _call(service.stop_acting, session)))
+
+    return [
+        Route("/v1/sessions", sign_in, methods=["POST"]),
+        Route("/v1/sessions/current", current, methods=["GET"]),
+        Route("/v1/sessions/current", sign_out, methods=["DELETE"]),
+        Route("/v1/sessions/current/act-for", act_for, methods=["POST"]),
+        Route("/v1/sessions/current/act-for", stop_acting, methods=["DELETE"]),
+    ]
+
+
+def _lookup_routes(service: DirectoryService) -> list[BaseRoute]:
+    """The look-up side: search (ACC-4), open with a reason (ACC-3), shield
+    (SHLD-6), broker (SENS-4), the archive (RET-6). Every call in the
+    caller's session (:meth:`DirectoryService.acting_as`)."""
+
+    async def search(request: Request) -> Response:
+        session = caller(request, service)
+        criteria = _decode(service, await _json_body(request), SearchCriteria)
+        result = await _call(service.search, session, criteria)
+        return _json(_encode(service, result))
+
+    async def open_record(request: Request) -> Response:
+        session = caller(request, service)
+        directory_id = _directory_id(request)
+        spec = _decode(service, await _json_body(request, optional=True), _OpenInput)
+        shown = await _call(
+            service.open_record, session, directory_id, spec.reason, spec.reason_text
+        )
         return _json(_encode(service, shown))
 
     async def request_shield(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
         directory_id = _directory_id(request)
-        shield_request = _decode(service, await _json_body(request), ShieldRequestInput)
-        shield = await _call(service.request_shield, directory_id, shield_request, viewer)
-        return _json(_encode(service, shield), status=201)
+        spec = _decode(service, await _json_body(request), _ShieldInput)
+        shield_request = ShieldRequestInput(
+            ground=spec.ground, requested_by=session.viewer().user_id
+        )
+        await _call(service.request_shield, directory_id, shield_request, session)
+        return Response(status_code=204)
 
     async def request_broker(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
         directory_id = _directory_id(request)
         spec = _decode(service, await _json_body(request), _BrokerInput)
-        broker = await _call(service.request_broker, directory_id, spec.ordinal, viewer)
+        broker = await _call(service.request_broker, directory_id, spec.ordinal, session)
         return _json(_encode(service, broker), status=201)
 
     async def read_archive(request: Request) -> Response:
-        viewer = caller(request, service)
-        reason = request.query_params.get("reason")
-        if reason is not None and not _REASON_RE.fullmatch(reason):
-            # A code, never free text: it is kept in the audit (ACC-5).
+        session = caller(request, service)
+        directory_id = _directory_id(request)
+        spec = _decode(service, await _json_body(request, optional=True), _OpenInput)
+        if spec.reason_text is not None:
             raise ValidationError.single(
-                "a reason is a code of 1 to 64 lower-case letters, digits or '_'",
-                code="reason_invalid",
+                "the archive takes a reason code only, never free text",
+                code="reason_text_not_allowed",
                 rule="RET-6",
-                path="reason",
+                path="reason_text",
             )
-        shown = await _call(service.read_archive, _directory_id(request), viewer, reason=reason)
+        shown = await _call(service.read_archive, directory_id, session, reason=spec.reason)
         return _json(_encode(service, shown))
 
     return [
-        Route("/v1/children/{directory_id}", view_child, methods=["GET"]),
-        Route("/v1/children/{directory_id}/shield", request_shield, methods=["POST"]),
-        Route("/v1/children/{directory_id}/broker-requests", request_broker, methods=["POST"]),
-        Route("/v1/archive/{directory_id}", read_archive, methods=["GET"]),
+        Route("/v1/search", search, methods=["POST"]),
+        Route("/v1/records/{directory_id}/open", open_record, methods=["POST"]),
+        Route("/v1/records/{directory_id}/shield", request_shield, methods=["POST"]),
+        Route("/v1/records/{directory_id}/broker", request_broker, methods=["POST"]),
+        Route("/v1/archive/{directory_id}/open", read_archive, methods=["POST"]),
     ]
 
 
 def _management_routes(service: DirectoryService) -> list[BaseRoute]:
     """The local authority management team's routes (SHLD-3, SENS-4, SUP-8,
-    REC-7, SAR-1, SAR-2, RET-2)."""
+    REC-7, SAR-1, SAR-2, RET-2, ACC-4 alerts). The authority is the session's."""
 
     def items(values: Iterable[Any]) -> dict[str, Any]:
         return {"items": [_encode(service, v) for v in values]}
 
     async def overdue_reviews(request: Request) -> Response:
-        la = _management_team(caller(request, service), "SHLD-3")
+        la = _management_team(caller(request, service).viewer(), "SHLD-3")
         return _json(items(await _call(service.overdue_shield_reviews, la)))
 
     async def review_shield(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         directory_id = _directory_id(request)
         review = _decode(service, await _json_body(request), ShieldReviewInput)
-        shield = await _call(service.review_shield, directory_id, review, viewer)
+        shield = await _call_as(
+            service, session, service.review_shield, directory_id, review, viewer
+        )
         return _json(_encode(service, shield))
 
     async def broker_queue(request: Request) -> Response:
-        la = _management_team(caller(request, service), "SENS-4")
+        la = _management_team(caller(request, service).viewer(), "SENS-4")
         return _json(items(await _call(service.broker_queue, la)))
 
     async def update_broker(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         spec = _decode(service, await _json_body(request), _BrokerStatusInput)
-        broker = await _call(
-            service.update_broker, request.path_params["request_id"], spec.status, viewer
+        broker = await _call_as(
+            service,
+            session,
+            service.update_broker,
+            request.path_params["request_id"],
+            spec.status,
+            viewer,
         )
         return _json(_encode(service, broker))
 
     async def broker_service(request: Request) -> Response:
-        viewer = caller(request, service)
-        found = await _call(service.broker_involvement, request.path_params["request_id"], viewer)
+        session = caller(request, service)
+        viewer = session.viewer()
+        found = await _call_as(
+            service, session, service.broker_involvement, request.path_params["request_id"], viewer
+        )
         return _json(_encode(service, found))
 
     async def data_quality(request: Request) -> Response:
-        la = _management_team(caller(request, service), "SUP-8")
+        la = _management_team(caller(request, service).viewer(), "SUP-8")
         return _json(items(await _call(service.data_quality_queue, la)))
 
     async def resolve_held(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         spec = _decode(service, await _json_body(request, optional=True), _HeldDecisionInput)
-        outcome = await _call(
+        outcome = await _call_as(
+            service,
+            session,
             service.resolve_held_supply,
             request.path_params["item_id"],
             by=viewer,
@@ -870,15 +1075,25 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         return _json(_encode(service, outcome))
 
     async def resolve_item(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         await _json_body(request, optional=True)
-        item = await _call(service.resolve_data_quality, request.path_params["item_id"], by=viewer)
+        item = await _call_as(
+            service,
+            session,
+            service.resolve_data_quality,
+            request.path_params["item_id"],
+            by=viewer,
+        )
         return _json(_encode(service, item))
 
     async def query_source(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         spec = _decode(service, await _json_body(request), _SourceQueryInput)
-        query = await _call(
+        query = await _call_as(
+            service,
+            session,
             service.query_source,
             request.path_params["item_id"],
             field=spec.field,
@@ -887,22 +1102,32 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         )
         return _json(_encode(service, query), status=201)
 
+    async def trawling_alerts(request: Request) -> Response:
+        la = _management_team(caller(request, service).viewer(), "ACC-4")
+        return _json(items(await _call(service.trawling_alerts, la)))
+
     async def universal_service_gaps(request: Request) -> Response:
-        la = _management_team(caller(request, service), "REC-7")
+        la = _management_team(caller(request, service).viewer(), "REC-7")
         return _json(items(await _call(service.universal_service_gaps, la)))
 
     async def subject_access(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         directory_id = _directory_id(request)
         spec = _decode(service, await _json_body(request), _SubjectAccessInput)
-        shown = await _call(service.subject_access_export, directory_id, spec.requester, viewer)
+        shown = await _call_as(
+            service, session, service.subject_access_export, directory_id, spec.requester, viewer
+        )
         return _json(_encode(service, shown))
 
     async def correct(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         directory_id = _directory_id(request)
         spec = _decode(service, await _json_body(request), _CorrectionInput)
-        record = await _call(
+        record = await _call_as(
+            service,
+            session,
             service.correct,
             directory_id,
             by=viewer,
@@ -914,10 +1139,13 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         return _json(_encode(service, record))
 
     async def extend_retention(request: Request) -> Response:
-        viewer = caller(request, service)
+        session = caller(request, service)
+        viewer = session.viewer()
         directory_id = _directory_id(request)
         extension = _decode(service, await _json_body(request), RetentionExtension)
-        record = await _call(service.extend_retention, directory_id, extension, viewer)
+        record = await _call_as(
+            service, session, service.extend_retention, directory_id, extension, viewer
+        )
         return _json(_encode(service, record))
 
     m = "/v1/management"
@@ -936,6 +1164,7 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         Route(f"{m}/data-quality/{{item_id}}/resolve", resolve_item, methods=["POST"]),
         Route(f"{m}/data-quality/{{item_id}}/queries", query_source, methods=["POST"]),
         Route(f"{m}/universal-service-gaps", universal_service_gaps, methods=["GET"]),
+        Route(f"{m}/alerts", trawling_alerts, methods=["GET"]),
     ]
 
 
@@ -1045,6 +1274,40 @@ def _control_routes(service: DirectoryService, faults: FaultInjector) -> list[Ba
         found = await _call(service.source_queries, request.path_params["supplier_id"])
         return _json({"items": [_encode(service, q) for q in found]})
 
+    async def create_user(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request), _UserInput)
+        enrolment = await _call(
+            service.create_user,
+            user_id=spec.user_id,
+            username=spec.username,
+            password=spec.password,
+            pin=spec.pin,
+            role=spec.role,
+            organisation_key=spec.organisation_key,
+            local_authority=spec.local_authority,
+            nominated=spec.nominated,
+            trained_on=spec.trained_on,
+            disclosure_issued_on=spec.disclosure_issued_on,
+        )
+        return _json(
+            {"user_id": enrolment.user_id, "provisioning_uri": enrolment.provisioning_uri},
+            status=201,
+        )
+
+    async def create_practitioner(request: Request) -> Response:
+        spec = _decode(service, await _json_body(request), _PractitionerInput)
+        account = await _call(
+            service.create_practitioner,
+            user_id=spec.user_id,
+            role=spec.role,
+            organisation_key=spec.organisation_key,
+            local_authority=spec.local_authority,
+            nominated=spec.nominated,
+            trained_on=spec.trained_on,
+            disclosure_issued_on=spec.disclosure_issued_on,
+        )
+        return _json({"user_id": account.user_id}, status=201)
+
     async def find_child(request: Request) -> Response:
         identifiers = _decode(service, await _json_body(request), SourceIdentifiers)
         found = await _call(service.find_by_identifier, identifiers)
@@ -1066,6 +1329,8 @@ def _control_routes(service: DirectoryService, faults: FaultInjector) -> list[Ba
         Route(f"{p}suppliers/{{supplier_id}}/suspend", suspend_supplier, methods=["POST"]),
         Route(f"{p}suppliers/{{supplier_id}}/queries", source_queries, methods=["GET"]),
         Route(f"{p}children/find", find_child, methods=["POST"]),
+        Route(f"{p}users", create_user, methods=["POST"]),
+        Route(f"{p}practitioners", create_practitioner, methods=["POST"]),
     ]
 
 
@@ -1077,11 +1342,16 @@ def create_app(
     :param faults: the fault injector the app obeys (a fresh one if not
         given); also at ``app.state.faults``.
     :param controls: serve the ``/v1/_control/`` routes (reset, clock, faults,
-        jobs, seed, suppliers). The reference directory always does; pass
+        jobs, seed, suppliers, users). The reference directory always does; pass
         ``False`` to exercise a client against the bare API.
     """
     injector = faults if faults is not None else FaultInjector()
-    routes = _supply_routes(service) + _lookup_routes(service) + _management_routes(service)
+    routes = (
+        _supply_routes(service)
+        + _session_routes(service)
+        + _lookup_routes(service)
+        + _management_routes(service)
+    )
     if controls:
         routes += _control_routes(service, injector)
     app = _DirectoryApp(

@@ -313,6 +313,25 @@ class RecordKeeper:
         record: ChildRecord = self.loads(row.record, ChildRecord)
         return record
 
+    def search_summary_of(self, row: ChildRow) -> ChildRecord:
+        """The record reduced to what a search candidate is made from (ACC-4):
+        directory ID, name, gender, date of birth, address, identifiers,
+        local authority and shield; no parents or involvements. A search
+        never decodes more than it needs (and it is several times faster)."""
+        data = json.loads(row.record)
+        structure = self.codec.converter.structure
+        shield = data.get("shield")
+        return ChildRecord(
+            directory_id=DirectoryId(row.directory_id),
+            name=structure(data["name"], PersonName),
+            gender=Gender(data["gender"]),
+            date_of_birth=date.fromisoformat(data["date_of_birth"]),
+            address=structure(data["address"], Address),
+            identifiers=structure(data["identifiers"], SourceIdentifiers),
+            local_authority=data.get("local_authority"),
+            shield=None if shield is None else structure(shield, Shield),
+        )
+
     def state_of(self, row: ChildRow) -> DirectoryState:
         state: DirectoryState = self.loads(row.directory_state, DirectoryState)
         return state
@@ -389,6 +408,8 @@ class RecordKeeper:
             record=self.dumps(record),
             directory_state=self.dumps(state),
             updated_at=now.isoformat(),
+            postcode=None if record.address.postcode is None else str(record.address.postcode),
+            gender=record.gender.value,
         )
 
     def save(self, child: WorkingChild, *, today: date, now: datetime) -> ChildRecord:

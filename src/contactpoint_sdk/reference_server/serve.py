@@ -628,7 +628,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database",
         default=None,
-        help="SQLite file for the directory (default: in memory, gone on exit)",
+        help="SQLite file for the directory (default: in memory, gone on exit); its "
+        "tamper-evident audit log goes beside it (directory.audit.db for directory.db)",
     )
     parser.add_argument(
         "--clock",
@@ -665,7 +666,10 @@ def run_serve(args: argparse.Namespace) -> int:
     """``contactpoint serve``: build the directory and serve it until
     interrupted. Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage."""
     from contactpoint_sdk.clock import MovableClock  # noqa: PLC0415
-    from contactpoint_sdk.reference_server.service import DirectoryService  # noqa: PLC0415
+    from contactpoint_sdk.reference_server.service import (  # noqa: PLC0415
+        REFERENCE_POLICY,
+        DirectoryService,
+    )
 
     try:
         start = _start_time(args.clock)
@@ -683,7 +687,9 @@ def run_serve(args: argparse.Namespace) -> int:
     if in_main:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        service = DirectoryService.in_memory(clock=MovableClock(start), path=args.database)
+        service = DirectoryService.in_memory(
+            clock=MovableClock(start), path=args.database, settings=REFERENCE_POLICY
+        )
         if args.population:
             service.seed_population(args.population, args.seed)
         serve(

@@ -20,7 +20,39 @@ The parts, each in its own module:
 - :mod:`.jobs` — archive, contact retention, destruction (RET-1..RET-8);
 - :mod:`.management` — shields, brokering, data quality, REC-7, SAR;
 - :mod:`.store` — the one store interface and its SQLite implementation;
-- :mod:`.audit` — the append-only audit sink (ACC-5).
+- :mod:`.users` — look-up users, four-credential sign-in, sessions and
+  mediated access (ACC-1, ACC-6), in the store's database;
+- :mod:`contactpoint_sdk.policy.reasons` and
+  :mod:`contactpoint_sdk.policy.trawling` — stated reasons (ACC-3) and
+  anti-trawling (ACC-4) around every search and open;
+- :mod:`.audit` and :mod:`.audit_log` — the audit sink (ACC-5): in memory
+  for an in-memory directory, the tamper-evident Merkle-tree log for a
+  file-backed one.
+
+Look-up (issue 6)
+-----------------
+A user signs in (:meth:`DirectoryService.sign_in`, never inside a store
+transaction: the failure count must persist) and every look-up call takes
+their :class:`~.users.Session`:
+
+- :meth:`~DirectoryService.search` — ``TrawlingGuard.search`` over
+  :meth:`~.store.Store.search_children` (the identifier index, or the name
+  and date-of-birth keys): detail, rate, a few candidates, alerts (ACC-4);
+- :meth:`~DirectoryService.open_record` — a stated reason
+  (:func:`~contactpoint_sdk.policy.reasons.require_reason`, ACC-3), the view
+  the session's viewer may see, ``TrawlingGuard.opened``, and the audit
+  event ``record_viewed`` with the reason's code, the user and the
+  practitioner acted for (ACC-6);
+- a shield request, a broker request or a correction about a record is its
+  follow-up (``TrawlingGuard.followed_up``);
+- :meth:`~DirectoryService.read_archive` needs an archive reason (RET-6).
+
+:meth:`~DirectoryService.acting_as` names the session for the audit: every
+event audited inside it has ``actor`` = the user at the keyboard,
+``on_behalf_of`` = the practitioner and ``refs`` with ``session:<id>``
+(:func:`~.audit.in_context`). Trawling alerts are audited
+(``trawling_alert``, rule ACC-4) and queued for the management team of the
+user's authority (:meth:`~DirectoryService.trawling_alerts`).
 
 Every refusal is a typed error from :mod:`contactpoint_sdk.errors` carrying
 its rule ID.
@@ -29,20 +61,23 @@ its rule ID.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import attrs
 
 from contactpoint_sdk.clock import Clock, MovableClock
 from contactpoint_sdk.errors import (
     ConfigurationError,
     ContactPointError,
+    MediationRefused,
     NotPermitted,
     RecordNotFound,
-    ValidationError,
+    UnknownUser,
 )
 from contactpoint_sdk.models.codec import WireCodec
 from contactpoint_sdk.models.enums import Gender
@@ -57,12 +92,29 @@ from contactpoint_sdk.models.record import (
     Shield,
     SourceIdentifiers,
 )
-from contactpoint_sdk.models.views import AnyChildView, FullRecordView
+from contactpoint_sdk.models.views import AnyChildView, FullRecordView, SearchResult
+from contactpoint_sdk.policy.eligibility import UserAccount
+from contactpoint_sdk.policy.reasons import ReasonCode, require_reason
 from contactpoint_sdk.policy.redaction import view as redact
 from contactpoint_sdk.policy.settings import DEFAULT_POLICY, PolicySettings
 from contactpoint_sdk.policy.shield import OverdueReview
+from contactpoint_sdk.policy.trawling import (
+    SearchCriteria,
+    TrawlingAlert,
+    TrawlingGuard,
+    check_search_criteria,
+    search_result,
+)
 from contactpoint_sdk.policy.viewer import Purpose, Role, SubjectAccessRequester, Viewer
-from contactpoint_sdk.reference_server.audit import AuditEvent, AuditSink, MemoryAuditLog
+from contactpoint_sdk.reference_server.audit import (
+    AuditEvent,
+    AuditSink,
+    MemoryAuditLog,
+    audit_context,
+    current_audit_context,
+    in_context,
+)
+from contactpoint_sdk.reference_server.audit_log import MerkleAuditLog, SignedTreeHead
 from contactpoint_sdk.reference_server.entities import (
     ALL_OPERATIONS,
     BrokerRequest,
@@ -85,6 +137,7 @@ from contactpoint_sdk.reference_server.matching import (
     Matcher,
     StrongIdentifierMatcher,
     identifier_keys,
+    name_key,
 )
 from contactpoint_sdk.reference_server.records import (
     Contribution,
@@ -101,16 +154,20 @@ from contactpoint_sdk.reference_server.registry import (
 )
 from contactpoint_sdk.reference_server.store import (
     LIVE,
+    ChildQuery,
     ChildRow,
     ContributionRow,
     InvolvementRow,
+    QueueRow,
     SqliteStore,
     Store,
 )
-from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing, PublicKey
+from contactpoint_sdk.reference_server.users import Enrolment, Session, UserDirectory
+from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing, PublicKey, SigningKey
 
 __all__ = [
     "ALL_OPERATIONS",
+    "REFERENCE_POLICY",
     "BrokerRequest",
     "BrokerStatus",
     "DataQualityItem",
@@ -124,11 +181,45 @@ __all__ = [
     "SupplierRecord",
     "SupplyAgreement",
     "UniversalServiceGap",
+    "audit_path_for",
 ]
 
+#: The reference directory's policy (``ReferenceDirectory``, ``contactpoint
+#: serve``): the default, with cheaper password and PIN hashing (scrypt N =
+#: 2**12, r = 8: about 4 MiB and a few milliseconds, against 128 MiB and half a
+#: second), so test suites that sign many users in stay fast. A test double's
+#: choice, never a deployment's.
+REFERENCE_POLICY: Final = attrs.evolve(
+    DEFAULT_POLICY, password_scrypt_log2_n=12, password_scrypt_r=8, password_scrypt_p=1
+)
+
 _KEYS_META = "directory_encryption_keys"
-_REASON_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_AUDIT_KEY_META = "directory_audit_signing_key"
 _SEED_CHUNK = 2000
+
+
+def audit_path_for(path: str | Path) -> Path:
+    """Where a file-backed directory at ``path`` keeps its audit log: beside
+    it, ``.audit`` before the suffix (``directory.db`` -> ``directory.audit.db``).
+    A file of its own, so the log's appends never wait on the directory's
+    transactions (and the other way round)."""
+    file = Path(path)
+    return (
+        file.with_suffix(".audit" + file.suffix)
+        if file.suffix
+        else file.with_name(file.name + ".audit")
+    )
+
+
+class _Audited:
+    """The service's audit path as an :class:`AuditSink`, for the parts that
+    write events themselves (the user directory): through the context."""
+
+    def __init__(self, service: DirectoryService) -> None:
+        self._service = service
+
+    def record(self, event: AuditEvent) -> None:
+        self._service._emit([event])
 
 
 class DirectoryService:
@@ -147,6 +238,8 @@ class DirectoryService:
         settings: PolicySettings = DEFAULT_POLICY,
         matcher: Matcher | None = None,
         audit: AuditSink | None = None,
+        users: UserDirectory | None = None,
+        audit_signing_key: SigningKey | None = None,
     ) -> None:
         if encryption_keys.key_type is not EncryptionKey or not len(encryption_keys):
             raise ConfigurationError("the directory needs a ring of X25519 encryption keys")
@@ -179,10 +272,31 @@ class DirectoryService:
             settings=settings,
             emit=self._emit,
         )
+        if users is None:
+            if not isinstance(store, SqliteStore):
+                raise ConfigurationError(
+                    "give the directory a UserDirectory: only a SqliteStore can hold its tables"
+                )
+            users = UserDirectory(
+                store.connection, settings=settings, audit=_Audited(self), lock=store.lock
+            )
+        self.users = users
+        self.trawling = self._new_guard()
+        self._audit_key = audit_signing_key
+        self._owned: list[MerkleAuditLog] = []
+
+    def _new_guard(self) -> TrawlingGuard:
+        return TrawlingGuard(self.settings, clock=self.clock, on_alert=self._on_alert)
 
     @classmethod
     def in_memory(
-        cls, *, clock: Clock | None = None, path: str | Path | None = None
+        cls,
+        *,
+        clock: Clock | None = None,
+        path: str | Path | None = None,
+        settings: PolicySettings = DEFAULT_POLICY,
+        audit: AuditSink | None = None,
+        audit_path: str | Path | None = None,
     ) -> DirectoryService:
         """A ready directory: SQLite in memory (or the file ``path``, in WAL
         mode), a :class:`~contactpoint_sdk.clock.MovableClock` at the current
@@ -192,21 +306,88 @@ class DirectoryService:
         private keys in its ``meta`` table and reuses them when reopened, so a
         restarted directory still opens envelopes sealed to it (a reference
         server's convenience: a real directory keeps keys in a key store and
-        passes ``encryption_keys`` to the constructor).
+        passes ``encryption_keys`` to the constructor). The same goes for the
+        Ed25519 key that signs the audit log's tree heads.
+
+        The audit log (ACC-5): ``audit`` if given; else, for a file database,
+        a :class:`~.audit_log.MerkleAuditLog` in its own file (``audit_path``,
+        by default :func:`audit_path_for` ``path``: ``directory.audit.db``
+        beside ``directory.db``), which ``contactpoint audit verify`` proves
+        whole; else a :class:`~.audit.MemoryAuditLog`.
         """
         store = SqliteStore(path if path is not None else ":memory:")
         keys = _load_or_create_keys(store)
-        return cls(
-            store=store, clock=clock or MovableClock(datetime.now(UTC)), encryption_keys=keys
+        moving = clock or MovableClock(datetime.now(UTC))
+        owned: MerkleAuditLog | None = None
+        if audit is None and store.is_file:
+            owned = MerkleAuditLog(
+                audit_path if audit_path is not None else audit_path_for(store.path), clock=moving
+            )
+            audit = owned
+        service = cls(
+            store=store,
+            clock=moving,
+            encryption_keys=keys,
+            settings=settings,
+            audit=audit,
+            audit_signing_key=_load_or_create_audit_key(store),
         )
+        if owned is not None:
+            service._owned.append(owned)
+        return service
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store (and the audit log, if the directory opened it)."""
         self.store.close()
+        for log in self._owned:
+            log.close()
 
     def _emit(self, events: list[AuditEvent]) -> None:
-        for event in events:
+        shown = [in_context(event) for event in events]
+        if isinstance(self.audit, MerkleAuditLog):
+            self.audit.append_many(shown)  # one durable transaction for a batch
+            return
+        for event in shown:
             self.audit.record(event)
+
+    # --- the audit log (ACC-5) -------------------------------------------------------
+
+    def audit_public_key(self) -> PublicKey:
+        """The Ed25519 key that verifies the audit log's signed tree heads."""
+        return self._audit_signing_key().public_key()
+
+    def audit_tree_head(self) -> SignedTreeHead:
+        """Sign and keep the audit log's tree head now: what an auditor saves
+        and later proves the log whole against (``contactpoint audit verify``).
+        Needs a :class:`~.audit_log.MerkleAuditLog`."""
+        if not isinstance(self.audit, MerkleAuditLog):
+            raise ConfigurationError("this directory's audit log is not a Merkle-tree log")
+        return self.audit.tree_head(self._audit_signing_key())
+
+    def _audit_signing_key(self) -> SigningKey:
+        if self._audit_key is None:
+            self._audit_key = _load_or_create_audit_key(self.store)
+        return self._audit_key
+
+    def _refused(
+        self,
+        action: str,
+        actor: str,
+        directory_id: DirectoryId | str | None,
+        error: ContactPointError,
+    ) -> None:
+        self._emit(
+            [
+                AuditEvent(
+                    at=self.clock.now(),
+                    action=f"{action}_refused",
+                    actor=actor,
+                    directory_id=None if directory_id is None else str(directory_id),
+                    code=error.code,
+                    rule=error.rule,
+                )
+            ]
+        )
 
     @contextmanager
     def _refusals_audited(
@@ -216,18 +397,7 @@ class DirectoryService:
         try:
             yield
         except ContactPointError as error:
-            self._emit(
-                [
-                    AuditEvent(
-                        at=self.clock.now(),
-                        action=f"{action}_refused",
-                        actor=actor,
-                        directory_id=None if directory_id is None else str(directory_id),
-                        code=error.code,
-                        rule=error.rule,
-                    )
-                ]
-            )
+            self._refused(action, actor, directory_id, error)
             raise
 
     # --- keys and registry (SUP-3, SUP-4, SUP-5) ---------------------------------
@@ -316,6 +486,289 @@ class DirectoryService:
         self._emit(events)
         return receipt
 
+    # --- look-up users and sessions (ACC-1, ACC-6) ----------------------------------
+
+    def create_user(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        password: str,
+        pin: str,
+        role: Role,
+        organisation_key: str,
+        local_authority: str,
+        nominated: bool = True,
+        trained_on: date | None,
+        disclosure_issued_on: date | None,
+    ) -> Enrolment:
+        """Enrol a look-up user with all four credentials (ACC-1); the
+        enrolment holds the token's provisioning URI (:mod:`.users`)."""
+        return self.users.create_user(
+            user_id=user_id,
+            username=username,
+            role=role,
+            organisation_key=organisation_key,
+            local_authority=local_authority,
+            nominated=nominated,
+            trained_on=trained_on,
+            disclosure_issued_on=disclosure_issued_on,
+            password=password,
+            pin=pin,
+            now=self.clock.now(),
+        )
+
+    def create_practitioner(
+        self,
+        *,
+        user_id: str,
+        role: Role,
+        organisation_key: str,
+        local_authority: str,
+        nominated: bool = True,
+        trained_on: date | None,
+        disclosure_issued_on: date | None,
+    ) -> UserAccount:
+        """Enrol a practitioner without IT, whom a colleague may act for (ACC-6)."""
+        return self.users.create_practitioner(
+            user_id=user_id,
+            role=role,
+            organisation_key=organisation_key,
+            local_authority=local_authority,
+            nominated=nominated,
+            trained_on=trained_on,
+            disclosure_issued_on=disclosure_issued_on,
+            now=self.clock.now(),
+        )
+
+    def sign_in(self, username: str, password: str, pin: str, token: str) -> Session:
+        """Sign in with all four credentials (ACC-1): a new session whose
+        ``token`` the client keeps. ``SignInFailed`` (one code and message
+        whatever was wrong: never send its ``audit_code``) or
+        ``NotEligible`` (the reason told). Never run inside a store
+        transaction: the failure count and the lock-out must persist."""
+        return self.users.sign_in(username, password, pin, token, now=self.clock.now())
+
+    def session(self, token: str) -> Session:
+        """The live session with this token, its idle time restarted;
+        ``SessionInvalid``, ``SessionExpired``, ``NotEligible`` (the session
+        ends) or ``MediationRefused`` (the mediation ends) otherwise."""
+        return self.users.session(token, self.clock.now())
+
+    def sign_out(self, token: str) -> None:
+        """End the session with this token (nothing if there is none)."""
+        self.users.sign_out(token, now=self.clock.now())
+
+    def act_for(self, session: Session, practitioner_user_id: str) -> Session:
+        """Act for a practitioner without IT (ACC-6): the session's records
+        are then shown as the practitioner sees them, and every audit event
+        names both. ``MediationRefused`` otherwise (an unknown user ID is
+        refused the same way as a stranger's: ``mediation_not_allowed``)."""
+        with self.acting_as(session):
+            try:
+                return self.users.act_for(session, practitioner_user_id, now=self.clock.now())
+            except UnknownUser:
+                self._emit(
+                    [
+                        AuditEvent(
+                            at=self.clock.now(),
+                            action="mediation_refused",
+                            actor=session.user_id,
+                            code="user_not_found",
+                            rule="ACC-6",
+                        )
+                    ]
+                )
+                raise MediationRefused(
+                    "a user may act only for a practitioner of their own organisation",
+                    code="mediation_not_allowed",
+                ) from None
+
+    def stop_acting(self, session: Session) -> Session:
+        """End the session's mediation: the user acts for themselves again."""
+        with self.acting_as(session):
+            return self.users.stop_acting(session, now=self.clock.now())
+
+    @contextmanager
+    def acting_as(self, session: Session) -> Iterator[Session]:
+        """Everything audited inside names ``session``: ``actor`` the user at
+        the keyboard, ``on_behalf_of`` the practitioner acted for, ``refs``
+        the session (:func:`~.audit.in_context`); a shield request, broker
+        request or correction inside is a follow-up of the user's open."""
+        with audit_context(
+            actor=session.user_id, on_behalf_of=session.acting_for_id, refs=session.audit_refs
+        ):
+            yield session
+
+    # --- look-up: search and open (ACC-3, ACC-4, ACC-6) -------------------------------
+
+    def search(self, session: Session, criteria: SearchCriteria) -> SearchResult:
+        """Search for a child (ACC-4): enough detail, within the user's rate,
+        at most ``search_max_results`` candidates (more: ``RefineSearch``,
+        nothing shown), each only what tells children apart; unusual patterns
+        alert the management team. Audited as ``search`` (code ``found`` or
+        ``no_match``, refs the basis and every candidate's directory ID) or
+        ``search_refused`` (the refusal's code)."""
+        with self.acting_as(session):
+            viewer = session.viewer()
+            now = self.clock.now()
+            try:
+                shown = self.trawling.search(
+                    criteria,
+                    self._run_search,
+                    user_id=session.user_id,
+                    viewer=viewer,
+                    on_behalf_of=session.acting_for_id,
+                )
+            except ContactPointError as error:
+                self._refused("search", session.user_id, None, error)
+                raise
+            result = search_result(shown)
+            basis = check_search_criteria(criteria, self.settings)
+            self._emit(
+                [
+                    AuditEvent(
+                        at=now,
+                        action="search",
+                        actor=session.user_id,
+                        code="found" if len(result) else "no_match",
+                        rule="ACC-4",
+                        refs=(
+                            f"basis:{basis.value}",
+                            *(f"candidate:{d}" for d in result.directory_ids),
+                        ),
+                    )
+                ]
+            )
+            return result
+
+    def _run_search(self, criteria: SearchCriteria, limit: int) -> Sequence[ChildRecord]:
+        """At most ``limit`` live records matching every given criterion, in
+        directory-identifier order, by indexed columns only (:mod:`.store`),
+        each reduced to what a candidate is made of
+        (:meth:`~.records.RecordKeeper.search_summary_of`)."""
+        ids: tuple[str, ...] | None = None
+        if criteria.has_identifier:
+            found: set[str] | None = None
+            if criteria.directory_id is not None:
+                found = {str(criteria.directory_id)}
+            for kind, value in (
+                ("nhs", criteria.nhs_number),
+                ("upn", criteria.upn),
+                ("uln", criteria.uln),
+            ):
+                if value is not None:
+                    named = set(self.store.find_identifier(kind, str(value)))
+                    found = named if found is None else found & named
+            ids = tuple(sorted(found or ()))
+        year = criteria.year_of_birth
+        query = ChildQuery(
+            directory_ids=ids,
+            family_key=_key(criteria.family_name),
+            given_key=_key(criteria.given_name),
+            date_of_birth=None
+            if criteria.date_of_birth is None
+            else criteria.date_of_birth.isoformat(),
+            born_from=None if year is None else f"{year:04d}-01-01",
+            born_to=None if year is None else f"{year:04d}-12-31",
+            postcode=None if criteria.postcode is None else str(criteria.postcode),
+            gender=None if criteria.gender is None else criteria.gender.value,
+        )
+        # Each row reduced to what a candidate shows: a search decodes no more.
+        rows = self.store.search_children(query, limit)
+        return [self.keeper.search_summary_of(row) for row in rows]
+
+    def open_record(
+        self,
+        session: Session,
+        directory_id: DirectoryId,
+        reason: ReasonCode | str | None,
+        reason_text: str | None = None,
+    ) -> AnyChildView:
+        """Open a live record with a stated reason (ACC-3): what the session's
+        viewer may see (the practitioner's view when acting for one, ACC-6),
+        told to the trawling monitor (ACC-4) and audited as ``record_viewed``
+        with the reason's code, the user and the practitioner. The free text
+        of ``other`` is checked but not audited: the log holds codes only.
+        Refusals (no or a wrong reason, no such record) are audited as
+        ``record_open_refused``."""
+        with self.acting_as(session):
+            viewer = session.viewer()
+            now = self.clock.now()
+            with self._refusals_audited("record_open", session.user_id, directory_id):
+                stated = require_reason(reason, reason_text, settings=self.settings)
+                record = self.record(directory_id)
+                shown = redact(record, viewer, now)
+            self._emit(
+                [
+                    AuditEvent(
+                        at=now,
+                        action="record_viewed",
+                        actor=session.user_id,
+                        directory_id=str(directory_id),
+                        code=type(shown).__name__,
+                        reason=stated.audit_code,
+                        rule="ACC-3",
+                    )
+                ]
+            )
+            self.trawling.opened(
+                user_id=session.user_id,
+                viewer=viewer,
+                directory_id=directory_id,
+                record_local_authority=record.local_authority,
+                reason=stated,
+                on_behalf_of=session.acting_for_id,
+            )
+            return shown
+
+    def _followed_up(self, directory_id: DirectoryId | str) -> None:
+        """Something was done about a record: in a session, tell the monitor."""
+        context = current_audit_context()
+        if context.actor is not None:
+            self.trawling.followed_up(
+                user_id=context.actor,
+                directory_id=directory_id,
+                on_behalf_of=context.on_behalf_of,
+            )
+
+    def _on_alert(self, alert: TrawlingAlert) -> None:
+        """An unusual pattern (ACC-4): queued for the management team of the
+        user's authority and audited, by identifier and code only."""
+        alert_id = uuid.uuid4().hex
+        self.store.put_queue_item(
+            "trawling_alerts",
+            QueueRow(
+                item_id=alert_id,
+                local_authority=alert.local_authority,
+                directory_id=None,
+                supplier_id=None,
+                status="open",
+                raised_at=alert.raised_at.isoformat(),
+                body=self.keeper.dumps(alert),
+            ),
+        )
+        refs = (f"alert:{alert_id}",) + ((f"detail:{alert.detail}",) if alert.detail else ())
+        self._emit(
+            [
+                AuditEvent(
+                    at=alert.raised_at,
+                    action="trawling_alert",
+                    actor=alert.user_id,
+                    code=alert.pattern.value,
+                    rule=alert.rule,
+                    on_behalf_of=alert.on_behalf_of,
+                    refs=refs,
+                )
+            ]
+        )
+
+    def trawling_alerts(self, local_authority: str) -> list[TrawlingAlert]:
+        """The trawling alerts raised about the authority's users, oldest
+        first (ACC-4), for its management team."""
+        rows = self.store.list_queue("trawling_alerts", local_authority=local_authority)
+        return [self.keeper.loads(row.body, TrawlingAlert) for row in rows]
+
     # --- reads -----------------------------------------------------------------------
 
     def record(self, directory_id: DirectoryId) -> ChildRecord:
@@ -364,27 +817,39 @@ class DirectoryService:
     # --- lifecycle (RET) -------------------------------------------------------------
 
     def run_jobs(self) -> JobReport:
-        """Run the lifecycle jobs on the clock's date (:mod:`.jobs`)."""
+        """Run the lifecycle jobs on the clock's date (:mod:`.jobs`); also
+        drop ended sessions and the trawling state no window needs."""
         report, events = self._jobs.run(now=self.clock.now(), today=self.clock.today())
         self._emit(events)
+        self.users.purge_sessions(self.clock.now())
+        self.trawling.prune()
         return report
 
     def read_archive(
-        self, directory_id: DirectoryId, viewer: Viewer, *, reason: str | None = None
+        self,
+        directory_id: DirectoryId,
+        reader: Viewer | Session,
+        *,
+        reason: ReasonCode | str | None = None,
     ) -> FullRecordView:
         """An archived record, for an archive reviewer reading for a serious
         case review or a child death (role ``archive_reviewer``, purpose
-        ``archive_review``): RET-6. Audited with ``reason``, a code such as
-        ``serious_case_review`` or ``child_death_review`` (never free text,
-        which could carry child data into the audit)."""
-        with self._refusals_audited("archive_read", viewer.user_id, directory_id):
-            if reason is not None and not _REASON_RE.fullmatch(reason):
-                raise ValidationError.single(
-                    "a reason is a code: 1 to 64 lower-case letters, digits or '_'",
-                    code="reason_invalid",
-                    rule="RET-6",
-                    path="reason",
+        ``archive_review``; a session reads with that purpose): RET-6. The
+        reason is required, ``serious_case_review`` or ``child_death_review``
+        (:func:`~contactpoint_sdk.policy.reasons.require_reason`), and audited
+        as its code. The role is checked first, so anyone else is refused
+        whatever the reason."""
+        if isinstance(reader, Session):
+            with self.acting_as(reader):
+                return self._read_archive(
+                    directory_id, reader.viewer(Purpose.ARCHIVE_REVIEW), reason
                 )
+        return self._read_archive(directory_id, reader, reason)
+
+    def _read_archive(
+        self, directory_id: DirectoryId, viewer: Viewer, reason: ReasonCode | str | None
+    ) -> FullRecordView:
+        with self._refusals_audited("archive_read", viewer.user_id, directory_id):
             if viewer.role is not Role.ARCHIVE_REVIEWER:
                 raise NotPermitted(
                     "only an archive reviewer may read the archive",
@@ -397,6 +862,7 @@ class DirectoryService:
                     code="archive_purpose_required",
                     rule="RET-6",
                 )
+            stated = require_reason(reason, purpose=Purpose.ARCHIVE_REVIEW, settings=self.settings)
             row = self.store.get_child(str(directory_id))
             if row is None or row.state == LIVE:
                 raise RecordNotFound("no archived record has that directory identifier")
@@ -412,7 +878,8 @@ class DirectoryService:
                     action="archive_read",
                     actor=viewer.user_id,
                     directory_id=str(directory_id),
-                    code=reason,
+                    code=stated.audit_code,
+                    reason=stated.audit_code,
                     rule="RET-6",
                 )
             ]
@@ -422,10 +889,23 @@ class DirectoryService:
     # --- local authority management (issue 5, item 6) ---------------------------------
 
     def request_shield(
-        self, directory_id: DirectoryId, request: ShieldRequestInput, requester: Viewer
+        self,
+        directory_id: DirectoryId,
+        request: ShieldRequestInput,
+        requester: Viewer | Session,
     ) -> Shield:
-        """Shield the record at once (SHLD-2), if the requester's role may (SHLD-6)."""
-        return self.management.request_shield(directory_id, request, requester)
+        """Shield the record at once (SHLD-2), if the requester's role may
+        (SHLD-6). In a session, the follow-up of an open (ACC-4)."""
+        if isinstance(requester, Session):
+            with self.acting_as(requester):
+                return self.request_shield(directory_id, request, requester.viewer())
+        try:
+            shield = self.management.request_shield(directory_id, request, requester)
+        except RecordNotFound as error:
+            self._refused("shield", requester.user_id, directory_id, error)
+            raise
+        self._followed_up(directory_id)
+        return shield
 
     def review_shield(
         self, directory_id: DirectoryId, review: ShieldReviewInput, reviewer: Viewer
@@ -439,12 +919,18 @@ class DirectoryService:
         return self.management.overdue_shield_reviews(local_authority)
 
     def request_broker(
-        self, directory_id: DirectoryId, ordinal: int, requester: Viewer
+        self, directory_id: DirectoryId, ordinal: int, requester: Viewer | Session
     ) -> BrokerRequest:
         """Ask the management team to broker contact with the unspecified
-        service ``ordinal`` of the requester's view (SENS-4)."""
+        service ``ordinal`` of the requester's view (SENS-4). In a session,
+        the follow-up of an open (ACC-4)."""
+        if isinstance(requester, Session):
+            with self.acting_as(requester):
+                return self.request_broker(directory_id, ordinal, requester.viewer())
         with self._refusals_audited("broker_request", requester.user_id, directory_id):
-            return self.management.request_broker(directory_id, ordinal, requester)
+            request = self.management.request_broker(directory_id, ordinal, requester)
+        self._followed_up(directory_id)
+        return request
 
     def broker_queue(self, local_authority: str) -> list[BrokerRequest]:
         """The authority's open and forwarded broker requests (SENS-4)."""
@@ -519,7 +1005,7 @@ class DirectoryService:
         """Correct inaccurate data (SAR-2), by the child's management team. The
         correction stands until the next supply of the child from any source."""
         with self._refusals_audited("record_correct", by.user_id, directory_id):
-            return self.management.correct(
+            record = self.management.correct(
                 directory_id,
                 by=by,
                 name=name,
@@ -527,6 +1013,8 @@ class DirectoryService:
                 gender=gender,
                 date_of_birth=date_of_birth,
             )
+        self._followed_up(directory_id)
+        return record
 
     def extend_retention(
         self, directory_id: DirectoryId, extension: RetentionExtension, by: Viewer
@@ -542,10 +1030,13 @@ class DirectoryService:
         queues and held supplies go, and every supplier's last sequence
         returns to 0. The directory's keys stay, and so do registered
         suppliers and their keys unless ``keep_suppliers=False``, so a
-        vendor registers once and resets between tests. The audit log is
-        append-only and is not emptied: the reset is recorded in it."""
+        vendor registers once and resets between tests. Look-up users and
+        their sessions stay too; the trawling guard starts again (rate
+        limits, blocks, patterns) and the alerts queue is emptied. The audit
+        log is append-only and is not emptied: the reset is recorded in it."""
         self.store.reset(keep_suppliers=keep_suppliers)
         self.store.set_meta("destroyed_count", "0")
+        self.trawling = self._new_guard()  # rate limits, blocks and patterns start again
         self._emit(
             [
                 AuditEvent(
@@ -592,6 +1083,27 @@ class DirectoryService:
                     refs=(str(seed),),
                 )
             ]
+        )
+        return added
+
+    def seed_records(self, records: Iterable[ChildRecord]) -> int:
+        """Put these records straight into the store as live records, as
+        :meth:`seed_population` does (one source, ``seed``): for tests and
+        benchmarks that need particular children (a probe record, a
+        shielded one). Returns how many were added (records whose directory
+        identifier already exists are skipped)."""
+        today, now = self.clock.today(), self.clock.now()
+        added = 0
+        batch: list[ChildRecord] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == _SEED_CHUNK:
+                added += self._seed(batch, today=today, now=now)
+                batch = []
+        if batch:
+            added += self._seed(batch, today=today, now=now)
+        self._emit(
+            [AuditEvent(at=now, action="records_seeded", actor="directory", code=str(added))]
         )
         return added
 
@@ -665,6 +1177,25 @@ class DirectoryService:
             )
         self.store.bulk_insert(children, contributions, involvements, identifiers)
         return len(children)
+
+
+def _key(name: str | None) -> str | None:
+    """A name as the store's folded key; ``None`` when nothing of it is left."""
+    if name is None:
+        return None
+    return name_key(name) or None
+
+
+def _load_or_create_audit_key(store: Store) -> SigningKey:
+    """The Ed25519 key that signs the audit log's tree heads, kept in the
+    store's ``meta`` (as the encryption keys are: module notes of
+    :meth:`DirectoryService.in_memory`)."""
+    saved = store.get_meta(_AUDIT_KEY_META)
+    if saved is not None:
+        return SigningKey.from_jwk(json.loads(saved))
+    key = SigningKey.generate()
+    store.set_meta(_AUDIT_KEY_META, json.dumps(key.private_jwk()))
+    return key
 
 
 def _load_or_create_keys(store: Store) -> KeyRing[EncryptionKey]:

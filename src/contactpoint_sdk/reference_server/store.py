@@ -37,9 +37,25 @@ shield, lifecycle dates, REC-7 dates), ``contributions`` (each supplier's
 latest supplied child), ``involvements`` (each supplier's involvements,
 under the supplier's own reference and the directory's namespaced one),
 ``archived_contacts`` (RET-7), ``identifiers`` (the identifier index: kind,
-value -> directory ID, by supplier; former UPNs included), three management
-queues (``data_quality``, ``source_queries``, ``broker_requests``) and
-``held_operations`` (supply held for the data-quality queue).
+value -> directory ID, by supplier; former UPNs included), four management
+queues (``data_quality``, ``source_queries``, ``broker_requests``,
+``trawling_alerts``) and ``held_operations`` (supply held for the
+data-quality queue).
+
+Search (ACC-4)
+--------------
+:meth:`Store.search_children` finds live records for a look-up search by
+indexed columns only: the identifier index, the folded names, the date of
+birth, and the ``postcode`` and ``gender`` columns (added to a database made
+before them, and filled from the stored records, when it is opened). Each
+accepted kind of search has an index that answers it without a scan:
+``children_dob`` (date of birth, family, given name), ``children_names``
+(family, given name, date of birth: a year of birth) and
+``children_postcode`` (postcode, family, given name).
+
+The users and sessions of look-up (:mod:`.users`) keep their own tables in
+the same database, through :attr:`SqliteStore.connection` and
+:attr:`SqliteStore.lock`.
 """
 
 from __future__ import annotations
@@ -61,6 +77,7 @@ from contactpoint_sdk.reference_server.matching import CandidateIndex, Candidate
 
 __all__ = [
     "ArchivedContactRow",
+    "ChildQuery",
     "ChildRow",
     "ContributionRow",
     "HeldOperationRow",
@@ -73,8 +90,10 @@ __all__ = [
 ]
 
 #: The management queues a store keeps.
-QueueName = Literal["data_quality", "source_queries", "broker_requests"]
-_QUEUES: frozenset[str] = frozenset({"data_quality", "source_queries", "broker_requests"})
+QueueName = Literal["data_quality", "source_queries", "broker_requests", "trawling_alerts"]
+_QUEUES: frozenset[str] = frozenset(
+    {"data_quality", "source_queries", "broker_requests", "trawling_alerts"}
+)
 
 LIVE = "live"
 ARCHIVED = "archived"
@@ -118,6 +137,8 @@ class ChildRow:
     record: str
     directory_state: str
     updated_at: str
+    postcode: str | None = None
+    gender: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -183,6 +204,25 @@ class HeldOperationRow:
     supplier_id: str
     agreement_id: str
     operation: str
+
+
+@attrs.frozen(kw_only=True)
+class ChildQuery:
+    """A look-up search in indexed terms (ACC-4): every condition given must
+    hold. Names are folded keys (``matching.name_key``); dates ISO text;
+    ``born_from`` and ``born_to`` bound the date of birth inclusively (a year
+    of birth); ``postcode`` is canonical (``"BS1 4DJ"``); ``gender`` its wire
+    code; ``directory_ids`` the only records that may match (from the
+    identifier index), ``None`` for any."""
+
+    directory_ids: tuple[str, ...] | None = None
+    family_key: str | None = None
+    given_key: str | None = None
+    date_of_birth: str | None = None
+    born_from: str | None = None
+    born_to: str | None = None
+    postcode: str | None = None
+    gender: str | None = None
 
 
 @runtime_checkable
@@ -330,6 +370,12 @@ class Store(CandidateIndex, Protocol):
         """Empty every table but ``meta`` (and the registry, if kept)."""
         ...
 
+    # --- look-up search (ACC-4) ------------------------------------------------
+    def search_children(self, query: ChildQuery, limit: int) -> list[ChildRow]:
+        """At most ``limit`` live records matching every condition of
+        ``query``, in directory-identifier order (stable)."""
+        ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -374,7 +420,9 @@ CREATE TABLE IF NOT EXISTS children (
     destroy_due_on TEXT,
     record TEXT NOT NULL,
     directory_state TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    postcode TEXT,
+    gender TEXT
 );
 CREATE INDEX IF NOT EXISTS children_archive ON children (state, archive_due_on);
 CREATE INDEX IF NOT EXISTS children_destroy ON children (state, destroy_due_on);
@@ -427,6 +475,18 @@ CREATE TABLE IF NOT EXISTS held_operations (
 );
 """
 
+# Look-up search (ACC-4): run after the columns are known to exist.
+_SEARCH_SCHEMA = """
+CREATE INDEX IF NOT EXISTS children_names ON children (family_key, given_key, date_of_birth);
+CREATE INDEX IF NOT EXISTS children_postcode ON children (postcode, family_key, given_key)
+    WHERE postcode IS NOT NULL;
+"""
+# Columns added after the first release, and how to fill them from the record.
+_ADDED_COLUMNS = (
+    ("postcode", "json_extract(record, '$.address.postcode')"),
+    ("gender", "json_extract(record, '$.gender')"),
+)
+
 _QUEUE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS {name} (
     item_id TEXT PRIMARY KEY,
@@ -446,8 +506,9 @@ CREATE INDEX IF NOT EXISTS {name}_child ON {name} (directory_id);
 _PUT_CHILD = (
     "INSERT OR REPLACE INTO children (directory_id, state, local_authority, date_of_birth, "
     "given_key, family_key, shielded, shield_ground, archive_due_on, contact_due_on, gp_until, "
-    "education_until, archived_on, destroy_due_on, record, directory_state, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "education_until, archived_on, destroy_due_on, record, directory_state, updated_at, "
+    "postcode, gender) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_CHILD = _PUT_CHILD.replace("INSERT OR REPLACE", "INSERT", 1)
 _PUT_CONTRIBUTION = (
@@ -494,6 +555,8 @@ def _child_params(row: ChildRow) -> tuple[object, ...]:
         row.record,
         row.directory_state,
         row.updated_at,
+        row.postcode,
+        row.gender,
     )
 
 
@@ -516,6 +579,8 @@ def _child_row(r: sqlite3.Row) -> ChildRow:
         record=r["record"],
         directory_state=r["directory_state"],
         updated_at=r["updated_at"],
+        postcode=r["postcode"],
+        gender=r["gender"],
     )
 
 
@@ -574,6 +639,29 @@ class SqliteStore:
             for name in sorted(_QUEUES):
                 for statement in _statements(_QUEUE_SCHEMA.format(name=name)):
                     self._db.execute(statement)
+            self._add_columns()
+            for statement in _statements(_SEARCH_SCHEMA):
+                self._db.execute(statement)
+
+    def _add_columns(self) -> None:
+        """Bring a database made before the search columns up to date."""
+        present = {r["name"] for r in self._db.execute("PRAGMA table_info(children)")}
+        for column, source in _ADDED_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE children ADD COLUMN {column} TEXT")
+                self._db.execute(f"UPDATE children SET {column} = {source}")  # noqa: S608 - fixed
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's one ``sqlite3`` connection (autocommit mode), for parts
+        of the directory that keep their own tables in its database (the
+        look-up users). Use it only while holding :attr:`lock`."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The re-entrant lock that guards :attr:`connection`."""
+        return self._lock
 
     # --- units of work ---------------------------------------------------
 
@@ -1079,6 +1167,36 @@ class SqliteStore:
                 ],
             )
             db.executemany(_PUT_IDENTIFIER, identifiers)
+
+    def search_children(self, query: ChildQuery, limit: int) -> list[ChildRow]:
+        conditions = ["state = 'live'"]
+        params: list[object] = []
+        if query.directory_ids is not None:
+            if not query.directory_ids:
+                return []
+            conditions.append(f"directory_id IN ({', '.join('?' * len(query.directory_ids))})")
+            params.extend(query.directory_ids)
+        for column, value, operator in (
+            ("family_key", query.family_key, "="),
+            ("given_key", query.given_key, "="),
+            ("date_of_birth", query.date_of_birth, "="),
+            ("date_of_birth", query.born_from, ">="),
+            ("date_of_birth", query.born_to, "<="),
+            ("postcode", query.postcode, "="),
+            ("gender", query.gender, "="),
+        ):
+            if value is not None:
+                conditions.append(f"{column} {operator} ?")
+                params.append(value)
+        params.append(limit)
+        # ``directory_id || ''`` orders without tempting the planner to walk
+        # the primary key in order instead of using the selective index.
+        sql = (
+            "SELECT * FROM children WHERE "  # noqa: S608 - fixed column names
+            + " AND ".join(conditions)
+            + " ORDER BY directory_id || '' LIMIT ?"
+        )
+        return [_child_row(r) for r in self._all(sql, params)]
 
     def existing_ids(self, directory_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
