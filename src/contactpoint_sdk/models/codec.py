@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import operator
 import re
+import types
 import typing
 from collections.abc import Callable
 from datetime import date, datetime
+from types import NoneType
 from typing import Any, TypeVar
 
 import attrs
@@ -37,10 +40,16 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from contactpoint_sdk.clock import Clock, SystemClock
 from contactpoint_sdk.errors import Problem, ValidationError
+from contactpoint_sdk.models._fast_codec import (
+    FastDecoders,
+    omit_defaults_unstructure_fn,
+    optional_unstructure_hook,
+)
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, Uln, Upn
 from contactpoint_sdk.models.operations import OPERATION_TAGS, AnyOperation
@@ -59,6 +68,15 @@ _today: contextvars.ContextVar[date | None] = contextvars.ContextVar("today", de
 
 #: Wire tag of each member of the parents/carers union.
 _CARER_TAGS: dict[type, str] = {ParentCarer: "person", LocalAuthorityCarer: "local_authority"}
+
+#: The unions on the wire: each an object whose tag member names its type.
+_TAGGED_UNIONS: dict[Any, tuple[str, dict[type, str]]] = {
+    ParentCarer | LocalAuthorityCarer: ("type", _CARER_TAGS),
+    AnyChildView: ("view", VIEW_TAGS),
+    AnyOperation: ("op", OPERATION_TAGS),
+}
+
+_VALUE_TYPES = (Upn, Uln, NhsNumber, DirectoryId, Postcode, PhoneNumber, EmailAddress)
 
 
 class _WrongType(TypeError):
@@ -86,22 +104,22 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _structure_str(value: Any, _: type) -> str:
+def _checked_str(value: Any, _: type) -> str:
     _expect(value, str, "a string")
     return typing.cast(str, value)
 
 
-def _structure_bool(value: Any, _: type) -> bool:
+def _checked_bool(value: Any, _: type) -> bool:
     _expect(value, bool, "true or false")
     return typing.cast(bool, value)
 
 
-def _structure_int(value: Any, _: type) -> int:
+def _checked_int(value: Any, _: type) -> int:
     _expect(value, int, "a whole number")
     return typing.cast(int, value)
 
 
-def _structure_date(value: Any, _: type) -> date:
+def _checked_date(value: Any, _: type) -> date:
     _expect(value, str, "a date (YYYY-MM-DD)")
     if not _DATE_RE.fullmatch(value):
         raise ValidationError.single(
@@ -111,6 +129,127 @@ def _structure_date(value: Any, _: type) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationError.single(f"{value!r} is not a real date", code="date_invalid") from None
+
+
+# --- Fast paths ------------------------------------------------------------------
+# Each hook below handles the common case with the cheapest exact test (``type(v)
+# is str`` rather than ``isinstance``, a table lookup rather than a call) and
+# returns just what the checked hook above it would; anything else, valid or
+# not, goes to the checked hook, so every refusal is exactly as before.
+
+#: How many parsed values a memo keeps before it starts afresh.
+_MEMO_SIZE = 1 << 14
+
+
+def _structure_str(value: Any, tp: type) -> str:
+    if type(value) is str:  # an exact str passes the check
+        return value
+    return _checked_str(value, tp)
+
+
+def _structure_bool(value: Any, tp: type) -> bool:
+    if value is True or value is False:  # bool has no subclasses
+        return value
+    return _checked_bool(value, tp)
+
+
+def _structure_int(value: Any, tp: type) -> int:
+    if type(value) is int:  # an exact int, never a bool, passes the check
+        return value
+    return _checked_int(value, tp)
+
+
+_dates: dict[str, date] = {}
+
+
+def _structure_date(value: Any, tp: type) -> date:
+    """Dates already read are remembered: the answer depends only on the exact
+    string, and a date is immutable."""
+    if type(value) is not str:
+        return _checked_date(value, tp)
+    found = _dates.get(value)
+    if found is None:
+        found = _checked_date(value, tp)
+        if len(_dates) >= _MEMO_SIZE:
+            _dates.clear()
+        _dates[value] = found
+    return found
+
+
+def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], enum.Enum]:
+    """An enum's hook: a dict lookup for an exact str (``cls(value)`` finds a
+    member by that same value), else :func:`_structure_enum`."""
+    members = {member.value: member for member in cls}
+
+    def structure(value: Any, _: Any) -> enum.Enum:
+        if type(value) is str:
+            found = members.get(value)
+            if found is not None:
+                return found
+        return _structure_enum(value, cls)
+
+    return structure
+
+
+def _fast_tuple_hook_factory(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """A list whose every item structures, as a tuple; else :func:`_tuple_hook_factory`'s
+    hook, which goes through the items again to report each problem by index."""
+    (item_type, _) = typing.get_args(tp)
+    item_hook = converter.get_structure_hook(item_type)
+    checked = _tuple_hook_factory(tp, converter)
+
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        if type(value) is list:
+            try:
+                return tuple([item_hook(item, item_type) for item in value])
+            except Exception:  # noqa: S110 - the checked hook reports it
+                pass
+        result: tuple[Any, ...] = checked(value, tp)
+        return result
+
+    return structure
+
+
+def _optional_hook_factory(tp: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``X | None``: None, or X's own hook, as cattrs' built-in hook, which looks
+    X's hook up again on every call."""
+    (inner_type,) = [arg for arg in typing.get_args(tp) if arg is not NoneType]
+    inner_hook = converter.get_structure_hook(inner_type)
+
+    def structure(value: Any, _: Any) -> Any:
+        return None if value is None else inner_hook(value, inner_type)
+
+    return structure
+
+
+def _tuple_unstructure_factory(tp: Any, converter: cattrs.Converter) -> Callable[[Any], Any]:
+    """A tuple as a list, each item by its own hook, as cattrs' own hook (which
+    gives ``list(items)`` when the item hook is the identity), but built with a
+    list comprehension rather than from a generator."""
+    (item_type, _) = typing.get_args(tp)
+    item_hook = converter.get_unstructure_hook(item_type, cache_result=False)
+    if item_hook is identity:
+        return list
+
+    def unstructure(value: Any) -> list[Any]:
+        return [item_hook(item) for item in value]
+
+    return unstructure
+
+
+def _is_optional(tp: Any) -> bool:
+    """``X | None`` with one X (as cattrs' ``is_optional``)."""
+    args = typing.get_args(tp)
+    is_union = isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union
+    return is_union and len(args) == 2 and NoneType in args
+
+
+#: An enum's wire form is its value; cattrs' own hook reads it through ``.value``.
+_enum_value = operator.attrgetter("_value_")
+#: ``str(x)`` of every value type (Upn, Postcode, ...) is its ``value``.
+_value_of = operator.attrgetter("value")
+#: Hooks a generated encoding function writes out in place of a call.
+_INLINE: dict[Any, str] = {identity: "{}", _enum_value: "{}._value_", _value_of: "{}.value"}
 
 
 def _structure_datetime(value: Any, _: type) -> datetime:
@@ -147,7 +286,7 @@ def _age_on(born: date, on: date) -> int:
 def _structure_date_of_birth(value: Any, cls: type) -> date:
     """A child's date of birth: a real date, not in the future, and not more
     than 25 years ago (REC-1; RET-2 ends every extension at the 25th birthday)."""
-    born = _structure_date(value, cls)
+    born = _checked_date(value, cls)
     today = _today.get()
     if today is not None:
         if born > today:
@@ -261,9 +400,24 @@ class WireCodec:
     :class:`~contactpoint_sdk.clock.MovableClock` to move it.
     """
 
+    #: Use the fast paths (the hooks under "Fast paths", the generated encoding
+    #: functions). They give the same results as the plain hooks; the tests
+    #: compare the two on a subclass that sets this False.
+    _fast_paths: typing.ClassVar[bool] = True
+
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
         self.converter = self._build()
+        self._fast = (
+            FastDecoders(
+                self.converter,
+                value_types=_VALUE_TYPES,
+                field_hooks=_FIELD_OVERRIDES,
+                unions=_TAGGED_UNIONS,
+            )
+            if self._fast_paths
+            else None
+        )
 
     def encode(self, obj: Any) -> Any:
         """The JSON-ready form of a model (dicts, lists, strings, numbers, booleans).
@@ -283,6 +437,12 @@ class WireCodec:
         """
         token = _today.set(today or self._clock.today())
         try:
+            fast = None if self._fast is None else self._fast.decoder(cls)
+            if fast is not None:
+                try:  # fast path: well-formed data, the same result (see FastDecoders)
+                    return typing.cast(T, fast(data))
+                except Exception:  # noqa: S110 - the strict converter below reports it
+                    pass
             return self.converter.structure(data, cls)
         except ValidationError as exc:
             raise ValidationError(exc.problems) from None
@@ -317,35 +477,44 @@ class WireCodec:
         )
 
         def structure(value: Any, tp: Any) -> Any:
-            _expect(value, dict, "an object")
+            if type(value) is not dict:  # fast path: an exact dict passes the check
+                _expect(value, dict, "an object")
             return inner(value, tp)
 
         return structure
 
     def _build(self) -> cattrs.Converter:
         conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-        conv.register_structure_hook(str, _structure_str)
-        conv.register_structure_hook(bool, _structure_bool)
-        conv.register_structure_hook(int, _structure_int)
-        conv.register_structure_hook(date, _structure_date)
+        fast = self._fast_paths
+        conv.register_structure_hook(str, _structure_str if fast else _checked_str)
+        conv.register_structure_hook(bool, _structure_bool if fast else _checked_bool)
+        conv.register_structure_hook(int, _structure_int if fast else _checked_int)
+        conv.register_structure_hook(date, _structure_date if fast else _checked_date)
         conv.register_unstructure_hook(date, date.isoformat)
         conv.register_structure_hook(datetime, _structure_datetime)
         conv.register_unstructure_hook(datetime, datetime.isoformat)
-        conv.register_structure_hook_func(
-            lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
-        )
-        for value_type in (Upn, Uln, NhsNumber, DirectoryId, Postcode, PhoneNumber, EmailAddress):
+        for value_type in _VALUE_TYPES:
             conv.register_structure_hook(value_type, _value_type_hook(value_type))
-            conv.register_unstructure_hook(value_type, str)
+            conv.register_unstructure_hook(value_type, _value_of if fast else str)
         conv.register_structure_hook_factory(_is_variadic_tuple, _tuple_hook_factory)
+        if fast:
+            conv.register_structure_hook_factory(_is_enum, _enum_hook_factory)
+            conv.register_unstructure_hook_factory(_is_enum, lambda _: _enum_value)
+            conv.register_structure_hook_factory(_is_variadic_tuple, _fast_tuple_hook_factory)
+            conv.register_unstructure_hook_factory(_is_variadic_tuple, _tuple_unstructure_factory)
+            conv.register_structure_hook_factory(_is_optional, _optional_hook_factory)
+            conv.register_unstructure_hook_factory(_is_optional, optional_unstructure_hook)
+        else:
+            conv.register_structure_hook_func(_is_enum, _structure_enum)
 
         def omit_defaults(cls: type) -> Callable[[Any], dict[str, Any]]:
+            if fast:
+                return omit_defaults_unstructure_fn(cls, conv, _INLINE)
             return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
 
         conv.register_unstructure_hook_factory(attrs.has, omit_defaults)
-        _tagged_union(conv, ParentCarer | LocalAuthorityCarer, "type", _CARER_TAGS)
-        _tagged_union(conv, AnyChildView, "view", VIEW_TAGS)
-        _tagged_union(conv, AnyOperation, "op", OPERATION_TAGS)
+        for union, (tag_name, tags) in _TAGGED_UNIONS.items():
+            _tagged_union(conv, union, tag_name, tags)
         conv.register_structure_hook_factory(attrs.has, self._object_hook_factory)
         return conv
 
@@ -385,9 +554,14 @@ def _tagged_union(conv: cattrs.Converter, union: Any, tag_name: str, tags: dict[
     conv.register_unstructure_hook(union, unstructure)
 
 
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum)
+
+
 def _value_type_hook(cls: Callable[[str], T]) -> Callable[[Any, Any], T]:
     def structure(value: Any, _: Any) -> T:
-        _expect(value, str, "a string")
+        if type(value) is not str:  # fast path: an exact str passes the check
+            _expect(value, str, "a string")
         return cls(value)
 
     return structure

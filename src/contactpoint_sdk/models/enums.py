@@ -93,31 +93,30 @@ class ServiceKind(enum.Enum):
     SUBSTANCE_MISUSE_ALCOHOL = "substance_misuse.alcohol"
     SUBSTANCE_MISUSE_VOLATILE = "substance_misuse.volatile_substances"
 
+    # The properties read tables built once, below the class, from the SENS-1
+    # naming (a sensitive value is "<category>.<sub-kind>") and the universal
+    # list: the model checks ask them for every involvement.
+
     @property
     def category(self) -> SensitiveCategory | None:
         """The SENS-1 category of a sensitive service, else ``None``."""
-        head, dot, _ = self.value.partition(".")
-        return SensitiveCategory(head) if dot else None
+        return _CATEGORY[self]
 
     @property
     def tier(self) -> ServiceTier:
         """Universal, additional or sensitive."""
-        if self.category is not None:
-            return ServiceTier.SENSITIVE
-        if self in _UNIVERSAL:
-            return ServiceTier.UNIVERSAL
-        return ServiceTier.ADDITIONAL
+        return _TIER[self]
 
     @property
     def is_sensitive(self) -> bool:
         """True for the SENS-1 services, which need consent (SENS-2)."""
-        return self.tier is ServiceTier.SENSITIVE
+        return self in _SENSITIVE
 
     @property
     def is_specialist_or_targeted(self) -> bool:
         """Additional and sensitive services: their practitioner may keep
         contact details up to five years after the involvement ends (RET-7)."""
-        return self.tier is not ServiceTier.UNIVERSAL
+        return self in _SPECIALIST_OR_TARGETED
 
 
 _UNIVERSAL = frozenset(
@@ -129,6 +128,25 @@ _UNIVERSAL = frozenset(
         ServiceKind.SCHOOL_NURSE,
     }
 )
+
+
+def _category_of(kind: ServiceKind) -> SensitiveCategory | None:
+    head, dot, _ = kind.value.partition(".")
+    return SensitiveCategory(head) if dot else None
+
+
+def _tier_of(kind: ServiceKind) -> ServiceTier:
+    if _category_of(kind) is not None:
+        return ServiceTier.SENSITIVE
+    if kind in _UNIVERSAL:
+        return ServiceTier.UNIVERSAL
+    return ServiceTier.ADDITIONAL
+
+
+_CATEGORY = {kind: _category_of(kind) for kind in ServiceKind}
+_TIER = {kind: _tier_of(kind) for kind in ServiceKind}
+_SENSITIVE = frozenset(k for k in ServiceKind if _TIER[k] is ServiceTier.SENSITIVE)
+_SPECIALIST_OR_TARGETED = frozenset(k for k in ServiceKind if _TIER[k] is not ServiceTier.UNIVERSAL)
 
 
 class OrganisationKind(enum.Enum):

@@ -151,12 +151,47 @@ def _upn_problem(s: str) -> tuple[str, str] | None:
     return None
 
 
-def _to_upn(value: str) -> str:
+def _checked_upn(value: str) -> str:
     s = _text(value, "a UPN", "upn_length")
     problem = _upn_problem(s)
     if problem is not None:
         raise _refuse(problem[1], problem[0])
     return s
+
+
+def _three_digit_sums(*weights: int) -> dict[str, int]:
+    """For every "000".."999": the sum of its digits times ``weights``."""
+    return {
+        f"{n:03d}": sum(w * int(d) for w, d in zip(weights, f"{n:03d}", strict=True))
+        for n in range(1000)
+    }
+
+
+# Weighted sums of UPN characters 2-13 in groups of three (weights 2..13).
+_UPN_SUMS = tuple(_three_digit_sums(p, p + 1, p + 2) for p in (2, 5, 8, 11))
+
+
+def _fast_upn(value: object) -> str | None:
+    """The fast path of :func:`_to_upn`: ``value`` itself when it is a permanent
+    UPN already in canonical form, else None (decide with :func:`_checked_upn`).
+
+    Equivalent to the checked path: the four lookups succeed only when
+    characters 2-13 are ASCII digits (the tables' keys are "000".."999"), and
+    their total is the same weighted sum :func:`upn_check_letter` takes mod 23;
+    a first character equal to that upper-case check letter leaves nothing for
+    stripping or upper-casing to change, so the checked path returns ``value``.
+    """
+    if type(value) is not str or len(value) != 13:
+        return None
+    s0, s1, s2, s3 = _UPN_SUMS
+    a, b, c, d = s0.get(value[1:4]), s1.get(value[4:7]), s2.get(value[7:10]), s3.get(value[10:])
+    if a is None or b is None or c is None or d is None:
+        return None
+    return value if value[0] == UPN_CHECK_ALPHABET[(a + b + c + d) % 23] else None
+
+
+def _to_upn(value: str) -> str:
+    return _fast_upn(value) or _checked_upn(value)
 
 
 @attrs.frozen(slots=True)
@@ -256,12 +291,42 @@ def _uln_problem(s: str) -> tuple[str, str] | None:
     return None
 
 
-def _to_uln(value: str) -> str:
+def _checked_uln(value: str) -> str:
     s = _text(value, "a ULN", "uln_format")
     problem = _uln_problem(s)
     if problem is not None:
         raise _refuse(problem[1], problem[0])
     return s
+
+
+# Weighted sums of digits 1-9 of a ULN or NHS number in groups of three (weights 10..2).
+_SUMS_10_TO_2 = tuple(_three_digit_sums(w, w - 1, w - 2) for w in (10, 7, 4))
+# The ULN check digit for each remainder of that sum mod 11 ("" for 0: no ULN).
+_ULN_CHECK = ("", *(str(10 - r) for r in range(1, 11)))
+
+
+def _fast_uln(value: object) -> str | None:
+    """The fast path of :func:`_to_uln`: ``value`` itself when it is a ULN in
+    canonical form, else None (decide with :func:`_checked_uln`).
+
+    Equivalent to the checked path: the lookups succeed only when the first
+    nine characters are ASCII digits, and sum them with
+    :func:`uln_check_digit`'s weights; the tenth character must be the check
+    digit that function gives (it gives none for remainder 0, and "" matches
+    no character). The placeholder is left to the checked path. Ten digits
+    have nothing to strip or upper-case.
+    """
+    if type(value) is not str or len(value) != 10 or value == ULN_PLACEHOLDER:
+        return None
+    s0, s1, s2 = _SUMS_10_TO_2
+    a, b, c = s0.get(value[:3]), s1.get(value[3:6]), s2.get(value[6:9])
+    if a is None or b is None or c is None:
+        return None
+    return value if value[9] == _ULN_CHECK[(a + b + c) % 11] else None
+
+
+def _to_uln(value: str) -> str:
+    return _fast_uln(value) or _checked_uln(value)
 
 
 @attrs.frozen(slots=True)
@@ -345,7 +410,7 @@ def _clean_nhs(value: str) -> str:
     return value.strip().translate(_NHS_SEPARATORS)
 
 
-def _to_nhs(value: str) -> str:
+def _checked_nhs(value: str) -> str:
     if not isinstance(value, str):
         raise _refuse(
             f"an NHS number must be text, not {type(value).__name__}", "nhs_number_format"
@@ -355,6 +420,33 @@ def _to_nhs(value: str) -> str:
     if problem is not None:
         raise _refuse(problem[1], problem[0])
     return s
+
+
+# The NHS number check digit for each remainder of the weighted sum mod 11:
+# 11 - r, with 11 becoming "0"; "" (matching no character) for 10, no number.
+_NHS_CHECK = ("0", "", *(str(11 - r) for r in range(2, 11)))
+
+
+def _fast_nhs(value: object) -> str | None:
+    """The fast path of :func:`_to_nhs`: ``value`` itself when it is ten digits
+    with the right check digit, else None (decide with :func:`_checked_nhs`).
+
+    Equivalent to the checked path: the lookups succeed only when the first
+    nine characters are ASCII digits, and sum them with
+    :func:`nhs_check_digit`'s weights; the tenth must be the check digit that
+    function gives. Ten digits have no spaces or hyphens for cleaning to remove.
+    """
+    if type(value) is not str or len(value) != 10:
+        return None
+    s0, s1, s2 = _SUMS_10_TO_2
+    a, b, c = s0.get(value[:3]), s1.get(value[3:6]), s2.get(value[6:9])
+    if a is None or b is None or c is None:
+        return None
+    return value if value[9] == _NHS_CHECK[(a + b + c) % 11] else None
+
+
+def _to_nhs(value: str) -> str:
+    return _fast_nhs(value) or _checked_nhs(value)
 
 
 @attrs.frozen(slots=True)
@@ -574,7 +666,7 @@ def _format_directory_id(values: list[int] | tuple[int, ...]) -> str:
     return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
-def _to_directory_id(value: str) -> str:
+def _checked_directory_id(value: str) -> str:
     if not isinstance(value, str):
         raise _refuse(
             f"a directory identifier must be text, not {type(value).__name__}",
@@ -584,6 +676,48 @@ def _to_directory_id(value: str) -> str:
     if isinstance(parsed, tuple):
         raise _refuse(parsed[1], parsed[0])
     return _format_directory_id(parsed)
+
+
+# Byte table for the fast path: each canonical symbol's byte becomes the base-34
+# digit of its value ("0".."9", then "a".."u" for 10..30); every other byte
+# becomes "!", which int() refuses.
+_BASE34_DIGITS = "0123456789abcdefghijklmnopqrstuvwx"
+_DIR_AS_BASE34 = bytes(
+    ord(_BASE34_DIGITS[DIRECTORY_ID_ALPHABET.index(chr(b))])
+    if chr(b) in DIRECTORY_ID_ALPHABET
+    else ord("!")
+    for b in range(256)
+)
+
+
+def _fast_directory_id(value: object) -> str | None:
+    """The fast path of :func:`_to_directory_id`: the canonical value when
+    ``value`` is 12 canonical symbols, bare or hyphenated 4-4-4, with the right
+    check character; else None (decide with :func:`_checked_directory_id`).
+
+    Equivalent to the checked path. The translation leaves 12 base-34 digits
+    only when the 12 symbols (hyphens at 5 and 10 deleted) are all canonical,
+    which the checked path reads as the same values. Read in base 34 they give
+    sum(v * 34**(11 - i)), and 34 = 3 (mod 31), so mod 31 that is the checked
+    path's sum(v * 3**(11 - i)) (weights 3**11 .. 3**1, check symbol 3**0).
+    The canonical form is those symbols in groups of four, as formatted there.
+    """
+    if type(value) is not str:
+        return None
+    hyphenated = len(value) == 14 and value[4] == "-" and value[9] == "-"
+    if not (hyphenated or len(value) == 12):
+        return None
+    try:
+        digits = value.encode().translate(_DIR_AS_BASE34, b"-")
+        if len(digits) != 12 or int(digits, 34) % _DIR_BASE:
+            return None
+    except ValueError:  # a non-canonical symbol ("!"), or a lone surrogate
+        return None
+    return value if hyphenated else f"{value[:4]}-{value[4:8]}-{value[8:]}"
+
+
+def _to_directory_id(value: str) -> str:
+    return _fast_directory_id(value) or _checked_directory_id(value)
 
 
 @attrs.frozen(slots=True)

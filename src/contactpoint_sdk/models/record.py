@@ -16,6 +16,7 @@ an end date after a start date) and reports every problem at once as a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 import attrs
@@ -112,6 +113,88 @@ def _name(problems: _Problems, path: str, value: str | None) -> None:
     )
 
 
+# --- Fast paths --------------------------------------------------------------------
+#
+# Each class's __attrs_post_init__ first asks a fast test whether the object is
+# certainly fine, and returns at once if so; otherwise the full checks run and
+# report exactly as they always have. A fast test answers True only when the
+# full checks would find nothing, and False (never an exception) when unsure,
+# so the full checks alone decide every refusal.
+
+#: How many accepted texts each memo keeps before it starts afresh.
+_MEMO_SIZE = 1 << 14
+
+
+def _accepts(pattern: re.Pattern[str], max_length: int) -> Callable[[object], bool]:
+    """A fast test that ``_Problems.text`` finds nothing wrong with a text.
+
+    True when ``value`` is a ``str`` that is not blank, has no spaces at its
+    ends, is at most ``max_length`` long and fully matches ``pattern``: the
+    three conditions ``text`` checks. Texts already accepted are remembered
+    (names, towns and organisations recur across thousands of records), which
+    is safe because the answer depends on nothing but the exact string. Only
+    an exact ``str`` is tested; anything else (``None`` included) gets False
+    and is left to the full check.
+    """
+    accepted: set[str] = set()
+    fullmatch = pattern.fullmatch
+
+    def test(value: object) -> bool:
+        if type(value) is not str:
+            return False
+        if value in accepted:
+            return True
+        if value and value == value.strip() and len(value) <= max_length and fullmatch(value):
+            if len(accepted) >= _MEMO_SIZE:
+                accepted.clear()
+            accepted.add(value)
+            return True
+        return False
+
+    return test
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[object], bool]:
+    """A fast test that ``pattern.fullmatch(value)`` matches an exact ``str``, remembered."""
+    accepted: set[str] = set()
+    fullmatch = pattern.fullmatch
+
+    def test(value: object) -> bool:
+        if type(value) is not str:
+            return False
+        if value in accepted:
+            return True
+        if fullmatch(value):
+            if len(accepted) >= _MEMO_SIZE:
+                accepted.clear()
+            accepted.add(value)
+            return True
+        return False
+
+    return test
+
+
+_good_name = _accepts(_NAME_RE, MAX_NAME_LENGTH)
+_good_address_line = _accepts(_ADDRESS_LINE_RE, MAX_ADDRESS_LINE_LENGTH)
+_good_organisation_name = _accepts(_ADDRESS_LINE_RE, MAX_ORGANISATION_NAME_LENGTH)
+_good_job_title = _accepts(_ADDRESS_LINE_RE, MAX_JOB_TITLE_LENGTH)
+_good_reference = _accepts(_REFERENCE_RE, MAX_REFERENCE_LENGTH)
+_good_la_code = _matches(_LA_CODE_RE)
+_good_urn = _matches(_URN_RE)
+_good_laestab = _matches(_LAESTAB_RE)
+_good_ods_code = _matches(_ODS_RE)
+
+
+def _all(test: Callable[[object], bool], values: tuple[object, ...]) -> bool:
+    """``test`` passes every one of ``values`` (a tuple; anything else: False)."""
+    if type(values) is not tuple:
+        return False
+    for value in values:  # noqa: SIM110 - a loop, not all(...): no iterator to allocate
+        if not test(value):
+            return False
+    return True
+
+
 @attrs.frozen(kw_only=True)
 class PersonName:
     """A person's name (REC-1, REC-2).
@@ -128,6 +211,8 @@ class PersonName:
     former_family_names: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
+        if _person_name_ok(self):  # fast path: nothing for the checks below to find
+            return
         p = _Problems()
         _name(p, "given_name", self.given_name)
         _name(p, "family_name", self.family_name)
@@ -165,6 +250,8 @@ class Address:
     uprn: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if _address_ok(self):  # fast path: nothing for the checks below to find
+            return
         p = _Problems()
         if not 1 <= len(self.lines) <= MAX_ADDRESS_LINES:
             p.add("lines", f"an address has 1 to {MAX_ADDRESS_LINES} lines", "address_lines")
@@ -233,6 +320,8 @@ class LocalAuthorityCarer:
     contact: ContactDetails = attrs.Factory(ContactDetails)
 
     def __attrs_post_init__(self) -> None:
+        if _good_la_code(self.la_code) and _good_organisation_name(self.name):  # fast path
+            return
         p = _Problems()
         if not _LA_CODE_RE.fullmatch(self.la_code):
             p.add("la_code", "a local authority code is 3 digits", "la_code_invalid", "REC-2")
@@ -265,6 +354,8 @@ class Organisation:
     ods_code: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if _organisation_ok(self):  # fast path: nothing for the checks below to find
+            return
         p = _Problems()
         _organisation_name(p, "name", self.name)
         if self.urn is not None and not _URN_RE.fullmatch(self.urn):
@@ -296,6 +387,8 @@ class Practitioner:
     contact: ContactDetails = attrs.Factory(ContactDetails)
 
     def __attrs_post_init__(self) -> None:
+        if self.job_title is None or _good_job_title(self.job_title):  # fast path
+            return
         p = _Problems()
         p.text(
             "job_title",
@@ -365,6 +458,8 @@ class Involvement:
     consent_override: ConsentOverride | None = None
 
     def __attrs_post_init__(self) -> None:
+        if _involvement_ok(self):  # fast path: nothing for the checks below to find
+            return
         p = _Problems()
         p.text(
             "reference",
@@ -495,6 +590,8 @@ class ChildRecord:
     retention_extension: RetentionExtension | None = None
 
     def __attrs_post_init__(self) -> None:
+        if _child_record_ok(self):  # fast path: nothing for the checks below to find
+            return
         p = _Problems()
         if self.died_on is not None and self.died_on < self.date_of_birth:
             p.add("died_on", "a date of death cannot be before the date of birth", "date_order")
@@ -520,3 +617,80 @@ class ChildRecord:
 
 # A midwife is involved before the birth.
 _BEFORE_BIRTH = frozenset({ServiceKind.MIDWIFE})
+
+
+# --- The fast tests, one per class with checks (see "Fast paths" above) ----------
+# Each is the negation of its class's checks, condition by condition, on the same
+# expressions; where those could raise, an exception means "unsure" (False).
+
+
+def _person_name_ok(n: PersonName) -> bool:
+    good = _good_name
+    middle, former = n.middle_names, n.former_family_names
+    return (
+        good(n.given_name)
+        and good(n.family_name)
+        # (an empty tuple is tested inline: most names have no middle or former names)
+        and ((type(middle) is tuple and not middle) or _all(good, middle))
+        and (n.preferred_given_name is None or good(n.preferred_given_name))
+        and (n.preferred_family_name is None or good(n.preferred_family_name))
+        and ((type(former) is tuple and not former) or _all(good, former))
+    )
+
+
+def _address_ok(a: Address) -> bool:
+    good = _good_address_line
+    lines, uprn = a.lines, a.uprn
+    return (
+        _all(good, lines)
+        and 1 <= len(lines) <= MAX_ADDRESS_LINES
+        and (a.town is None or good(a.town))
+        and (a.county is None or good(a.county))
+        and (uprn is None or (type(uprn) is str and uprn.isdigit() and 1 <= len(uprn) <= 12))
+    )
+
+
+def _organisation_ok(o: Organisation) -> bool:
+    return (
+        _good_organisation_name(o.name)
+        and (o.urn is None or _good_urn(o.urn))
+        and (o.laestab is None or _good_laestab(o.laestab))
+        and (o.ods_code is None or _good_ods_code(o.ods_code))
+    )
+
+
+_STANDARD = ContactRetention.STANDARD
+
+
+def _involvement_ok(i: Involvement) -> bool:
+    service, ended_on = i.service, i.ended_on
+    if type(service) is not ServiceKind or not _good_reference(i.reference):
+        return False  # (the checks always ask the service; only a ServiceKind surely answers)
+    try:
+        return (
+            (ended_on is None or not ended_on < i.started_on)
+            and (i.contact_retention is _STANDARD or service.is_specialist_or_targeted)
+            and ((i.consent is None and i.consent_override is None) or service.is_sensitive)
+        )
+    except Exception:  # unsure: the checks decide (and raise as they always have)
+        return False
+
+
+def _child_record_ok(r: ChildRecord) -> bool:
+    born, died_on, involvements = r.date_of_birth, r.died_on, r.involvements
+    if type(involvements) is not tuple:
+        return False
+    try:
+        if (died_on is not None and died_on < born) or (
+            r.local_authority is not None and not _good_la_code(r.local_authority)
+        ):
+            return False
+        seen: set[str] = set()
+        for inv in involvements:
+            reference = inv.reference
+            if reference in seen or (inv.started_on < born and inv.service not in _BEFORE_BIRTH):
+                return False
+            seen.add(reference)
+    except Exception:  # unsure: the checks decide (and raise as they always have)
+        return False
+    return True
