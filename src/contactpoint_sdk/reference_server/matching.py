@@ -12,8 +12,10 @@ belongs to. The answer is a :class:`MatchResult`:
   for an uncertain match: it holds the operation for the local authority's
   data-quality queue.
 
-:class:`StrongIdentifierMatcher` is the first matcher. A probabilistic
-matcher (issue 7) will sit behind the same interface.
+:class:`StrongIdentifierMatcher` is the first matcher.
+:class:`ProbabilisticMatcher` (issue 7) runs it first, then Fellegi–Sunter
+probabilistic matching for a child no identifier finds (see its notes, and
+``docs/matching.md``).
 
 How :class:`StrongIdentifierMatcher` decides
 -------------------------------------------
@@ -51,7 +53,7 @@ The directory core adds one safety net of its own whatever the matcher: a
 from __future__ import annotations
 
 import enum
-import unicodedata
+import math
 from collections.abc import Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
@@ -60,7 +62,32 @@ import attrs
 
 from contactpoint_sdk.models.enums import Gender, ShieldGround
 from contactpoint_sdk.models.identifiers import DirectoryId
-from contactpoint_sdk.models.record import Address, PersonName, SourceIdentifiers
+from contactpoint_sdk.models.record import (
+    Address,
+    LocalAuthorityCarer,
+    ParentCarer,
+    PersonName,
+    SourceIdentifiers,
+)
+from contactpoint_sdk.reference_server.linkage_blocking import query_keys
+from contactpoint_sdk.reference_server.linkage_compare import fold
+from contactpoint_sdk.reference_server.linkage_index import CandidateSource
+from contactpoint_sdk.reference_server.linkage_model import FellegiSunter, ModelParams, Vector
+from contactpoint_sdk.reference_server.linkage_params import (
+    CHILD_MODEL,
+    CHILD_THRESHOLDS,
+    Thresholds,
+)
+from contactpoint_sdk.reference_server.linkage_policy import (
+    Verdict,
+    child_verdict,
+    is_adoption_shielded,
+)
+from contactpoint_sdk.reference_server.linkage_profile import (
+    ChildProfile,
+    compare_children,
+    query_profile,
+)
 
 __all__ = [
     "ADOPTION_GROUNDS",
@@ -69,6 +96,8 @@ __all__ = [
     "MatchOutcome",
     "MatchResult",
     "Matcher",
+    "ProbabilisticMatcher",
+    "ScoredCandidate",
     "StrongIdentifierMatcher",
     "identifier_keys",
     "name_key",
@@ -106,9 +135,11 @@ def name_key(name: str) -> str:
     """A name folded for comparison: case and accents folded, letters only.
 
     ``"O'Neill"``, ``"o neill"`` and ``"Ó Néill"`` give the same key.
+    (The probabilistic matcher folds with
+    :func:`~contactpoint_sdk.reference_server.linkage_compare.fold`, the
+    same function.)
     """
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(ch for ch in decomposed if ch.isalpha())
+    return fold(name)
 
 
 @attrs.frozen(kw_only=True)
@@ -256,3 +287,182 @@ class StrongIdentifierMatcher:
                 candidates=tuple(s.directory_id for s in duplicates),
             )
         return MatchResult(outcome=MatchOutcome.NEW, code="no_match")
+
+
+@attrs.frozen(kw_only=True)
+class ScoredCandidate:
+    """One candidate as the probabilistic matcher saw it: its profile, the
+    comparison vector, the match weight (bits) and the rules' verdict."""
+
+    profile: ChildProfile
+    vector: Vector
+    weight: float
+    verdict: Verdict
+    rule: str
+
+
+class ProbabilisticMatcher:
+    """Strong identifiers first, then Fellegi–Sunter matching (issue 7).
+
+    How it decides
+    --------------
+    1. :class:`StrongIdentifierMatcher` on the identifiers alone: any record
+       an identifier finds decides the answer, exactly as that matcher does
+       (``MATCHED`` or ``UNCERTAIN``).
+    2. No identifier found anything, and the supply carries no name (an
+       operation naming a child by key only): ``NEW`` (``no_match``).
+    3. The strong matcher's **shield guard** (a shielded record born the same
+       day with the same given *or* family name: ``UNCERTAIN``,
+       ``shielded_record_may_match``) still runs, unchanged.
+    4. Candidates: the records sharing a blocking key with the supply
+       (``source``; :mod:`.linkage_blocking`). Records shielded on an
+       adoption ground are dropped here: never candidates, never suggested
+       (SHLD-5).
+    5. Each candidate is compared (:func:`~.linkage_profile.compare_children`),
+       weighed (:mod:`.linkage_model`, parameters from :mod:`.linkage_params`)
+       and judged by the rules (:mod:`.linkage_policy`: twins, siblings,
+       a differing date of birth, gender, lifelong identifiers).
+    6. A candidate is *in doubt* when the rules allow it and its weight
+       reaches ``review`` (``shielded_review`` for a shielded record), or it
+       has the supply's exact given and family name and date of birth (as
+       the strong matcher's duplicate guard).
+    7. The decision:
+
+       - none in doubt: ``NEW`` (``no_match``);
+       - any in doubt is shielded: ``UNCERTAIN``
+         (``shielded_record_may_match``), never a new unshielded record
+         (SHLD-7);
+       - the best is ``OPEN``, reaches ``merge``, and beats the second by
+         ``margin``: ``MATCHED`` (``probabilistic_match``);
+       - every one in doubt differs in a lifelong identifier: ``NEW`` with
+         them as candidates (``possible_duplicate``);
+       - else ``UNCERTAIN``, held for the local authority's review queue,
+         with the rule that stopped the merge as the code
+         (``possible_twin``, ``date_of_birth_differs``, ``gender_differs``,
+         ``ambiguous_candidates``) or ``probable_match``.
+
+    ``parents`` is an extra keyword the :class:`Matcher` protocol does not
+    have; the core passes it where it can (``docs/matching.md``).
+    """
+
+    def __init__(
+        self,
+        source: CandidateSource,
+        *,
+        params: ModelParams = CHILD_MODEL,
+        thresholds: Thresholds = CHILD_THRESHOLDS,
+    ) -> None:
+        self.source = source
+        self.model = FellegiSunter(params)
+        self.thresholds = thresholds
+        self._strong = StrongIdentifierMatcher()
+
+    def match(
+        self,
+        identifiers: SourceIdentifiers,
+        date_of_birth: date,
+        *,
+        index: CandidateIndex,
+        name: PersonName | None = None,
+        gender: Gender | None = None,
+        address: Address | None = None,
+        parents: Sequence[ParentCarer | LocalAuthorityCarer] = (),
+    ) -> MatchResult:
+        strong = self._strong.match(identifiers, date_of_birth, index=index)
+        if strong.outcome is not MatchOutcome.NEW or name is None:
+            return strong
+        given, family = name_key(name.given_name), name_key(name.family_name)
+        guarded = [
+            s
+            for s in index.shielded_born_on(date_of_birth)
+            if s.shield_ground not in ADOPTION_GROUNDS
+            and (s.given_key == given or s.family_key == family)
+        ]
+        if guarded:
+            return MatchResult.uncertain("shielded_record_may_match", guarded)
+        query = query_profile(
+            identifiers, date_of_birth, name, gender=gender, address=address, parents=parents
+        )
+        floor = min(self.thresholds.review, self.thresholds.shielded_review)
+        return self.decide(query, self.score(query, floor=floor))
+
+    def score(self, query: ChildProfile, *, floor: float | None = None) -> list[ScoredCandidate]:
+        """The candidates of ``query``, best first: every one but
+        adoption-shielded records, or with ``floor`` only those weighing at
+        least that much or sharing the supply's exact name and date of birth
+        (the others cannot be in doubt; leaving them out early saves time)."""
+        weigh = self.model.weight
+        scored: list[ScoredCandidate] = []
+        for candidate in self.source.candidates(query_keys(query)):
+            if candidate.shielded and is_adoption_shielded(candidate):
+                continue
+            vector = compare_children(query, candidate)
+            weight = weigh(vector)
+            if floor is not None and weight < floor and not _same_name_and_birth(query, candidate):
+                continue
+            verdict, rule = child_verdict(query, candidate, vector)
+            scored.append(
+                ScoredCandidate(
+                    profile=candidate, vector=vector, weight=weight, verdict=verdict, rule=rule
+                )
+            )
+        scored.sort(key=lambda s: (-s.weight, s.profile.directory_id))
+        return scored
+
+    def in_doubt(
+        self, query: ChildProfile, scored: Sequence[ScoredCandidate]
+    ) -> list[ScoredCandidate]:
+        """The candidates the decision considers (step 6), best first."""
+        t = self.thresholds
+        return [
+            s
+            for s in scored
+            if s.verdict is not Verdict.NEVER
+            and (
+                s.weight >= (t.shielded_review if s.profile.shielded else t.review)
+                or _same_name_and_birth(query, s.profile)
+            )
+        ]
+
+    def decide(self, query: ChildProfile, scored: Sequence[ScoredCandidate]) -> MatchResult:
+        """The answer for ``query`` given its scored candidates (step 7)."""
+        doubt = self.in_doubt(query, scored)
+        if not doubt:
+            return MatchResult(outcome=MatchOutcome.NEW, code="no_match")
+        ids = tuple(DirectoryId(s.profile.directory_id) for s in doubt)
+        shielded = tuple(DirectoryId(s.profile.directory_id) for s in doubt if s.profile.shielded)
+        if shielded:
+            return MatchResult(
+                outcome=MatchOutcome.UNCERTAIN,
+                code="shielded_record_may_match",
+                candidates=ids,
+                shielded_candidates=shielded,
+            )
+        best = doubt[0]
+        second = doubt[1].weight if len(doubt) > 1 else -math.inf
+        clear = best.weight - second >= self.thresholds.margin
+        if best.verdict is Verdict.OPEN and best.weight >= self.thresholds.merge and clear:
+            return MatchResult(
+                outcome=MatchOutcome.MATCHED,
+                code="probabilistic_match",
+                directory_id=ids[0],
+            )
+        if all(s.verdict is Verdict.DUPLICATE_ONLY for s in doubt):
+            return MatchResult(outcome=MatchOutcome.NEW, code="possible_duplicate", candidates=ids)
+        if best.verdict is not Verdict.OPEN:
+            code = best.rule
+        elif not clear:
+            code = "ambiguous_candidates"
+        else:
+            code = "probable_match"
+        return MatchResult(outcome=MatchOutcome.UNCERTAIN, code=code, candidates=ids)
+
+
+def _same_name_and_birth(query: ChildProfile, candidate: ChildProfile) -> bool:
+    return (
+        query.dob == candidate.dob
+        and bool(query.given.keys)
+        and bool(query.family.keys)
+        and query.given.keys[0] in candidate.given.keys
+        and query.family.keys[0] in candidate.family.keys
+    )
