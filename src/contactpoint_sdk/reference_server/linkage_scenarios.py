@@ -66,6 +66,7 @@ from contactpoint_sdk.reference_server.matching import (
     CandidateSummary,
     MatchOutcome,
     ProbabilisticMatcher,
+    identifier_keys,
     name_key,
 )
 from contactpoint_sdk.synthetic import Population
@@ -240,8 +241,6 @@ class MemoryCandidateIndex:
         self._summaries: dict[str, CandidateSummary] = {}
         self._identifiers: dict[tuple[str, str], list[str]] = {}
         self._shielded: dict[date, list[CandidateSummary]] = {}
-        from contactpoint_sdk.reference_server.matching import identifier_keys  # noqa: PLC0415
-
         for r in records:
             key = str(r.directory_id)
             shield = r.shield
