@@ -118,7 +118,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -135,6 +134,7 @@ from contactpoint_sdk.errors import (
 from contactpoint_sdk.models.contact import Postcode
 from contactpoint_sdk.models.enums import Gender
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, Uln, Upn
+from contactpoint_sdk.models.names import fold_name
 from contactpoint_sdk.models.record import ChildRecord
 from contactpoint_sdk.models.views import SearchCandidate, SearchResult, ShieldedSearchCandidate
 from contactpoint_sdk.policy.reasons import ReasonCode, StatedReason
@@ -179,16 +179,6 @@ MAX_SWEEP_BUCKETS = 4096
 
 _WILDCARDS = frozenset("*?%_")
 _MIN_YEAR, _MAX_YEAR = 1900, 2999
-
-
-def fold_name(name: str) -> str:
-    """A name folded for comparison: case and accents folded, letters only.
-
-    ``"O'Neill"``, ``"o neill"`` and ``"Ó Néill"`` give ``"oneill"`` (as the
-    directory's matcher folds names).
-    """
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(ch for ch in decomposed if ch.isalpha())
 
 
 # --- 1. enough identifying detail ----------------------------------------------------

@@ -30,6 +30,7 @@ from typing import Final, NamedTuple
 import jellyfish
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from contactpoint_sdk.models.names import fold_name as fold
 from contactpoint_sdk.reference_server.linkage_nicknames import nickname_groups
 
 __all__ = [
@@ -106,13 +107,6 @@ def _ascii_fold(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """Case and accents folded, letters only (as ``matching.name_key``).
-    Cached: names repeat."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if ch.isalpha())
-
-
 def tokens(text: str) -> tuple[str, ...]:
     """The parts of a name, folded: ``"Smith-Jones"`` and ``"smith jones"``
     give ``("smith", "jones")``."""
