@@ -26,7 +26,7 @@ import attrs
 
 from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import Problem, ValidationError
-from contactpoint_sdk.models.codec import WireCodec, default_codec
+from contactpoint_sdk.models.codec import WireCodec, default_codec, json_bytes, json_value
 from contactpoint_sdk.models.operations import (
     MAX_OPERATIONS_PER_BATCH,
     AnyOperation,
@@ -144,8 +144,10 @@ class BatchBuilder:
 
 
 def encode_batch(batch: SupplyBatch, codec: WireCodec = default_codec) -> bytes:
-    """The payload bytes of a batch: compact UTF-8 JSON."""
-    return json.dumps(codec.encode(batch), separators=(",", ":"), ensure_ascii=False).encode()
+    """The payload bytes of a batch: compact UTF-8 JSON (:func:`json_bytes`:
+    the same bytes as ``json.dumps(..., separators=(",", ":"),
+    ensure_ascii=False)``, written by orjson)."""
+    return json_bytes(codec.encode(batch))
 
 
 @attrs.frozen(kw_only=True)
@@ -192,7 +194,7 @@ def decode_batch(
     """Decode a batch payload: the header strictly (any fault refuses the whole
     batch with a ValidationError), then each operation on its own."""
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json_value(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValidationError.single(
             "the batch payload is not UTF-8 JSON", code="payload_not_json", rule="SUP-5"
