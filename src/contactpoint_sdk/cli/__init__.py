@@ -1,8 +1,8 @@
 """The ``contactpoint`` command line.
 
 Commands: ``demo`` (the main job), ``serve`` (the reference directory over
-HTTPS on loopback), ``keys`` (key rings), ``audit`` (sign tree heads, prove
-the audit log whole). Each command lives in
+HTTPS on loopback), ``keys`` (key rings), ``supply`` (a school's roll from a
+Common Transfer File), ``audit`` (sign tree heads, prove the audit log whole). Each command lives in
 its own module and adds its own options.
 
 Exit codes, the same for every command: 0 success; 1 the command ran and
@@ -19,6 +19,7 @@ from contactpoint_sdk import __version__
 from contactpoint_sdk.cli.audit import add_audit_arguments
 from contactpoint_sdk.cli.demo import add_demo_arguments
 from contactpoint_sdk.cli.keys import add_keys_arguments
+from contactpoint_sdk.cli.supply import add_supply_arguments
 from contactpoint_sdk.errors import ContactPointError
 from contactpoint_sdk.reference_server.serve import add_serve_arguments, run_serve
 
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
     add_keys_arguments(commands.add_parser("keys", help="make, list, publish and rotate key rings"))
+    add_supply_arguments(
+        commands.add_parser(
+            "supply", help="supply a school's roll from a Common Transfer File (SUP-2)"
+        )
+    )
     add_audit_arguments(
         commands.add_parser("audit", help="sign tree heads and prove the audit log whole (ACC-5)")
     )

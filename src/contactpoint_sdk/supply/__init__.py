@@ -5,10 +5,20 @@
 - :class:`BatchBuilder` — batches with fresh IDs and rising sequence numbers
 - :mod:`~contactpoint_sdk.supply.envelope` — the JWS-in-JWE envelope (SUP-5)
 - :mod:`~contactpoint_sdk.supply.keys` — supplier and directory keys, rotation
+- :func:`read_ctf` / :func:`iter_ctf` — a DfE Common Transfer File, read safely (SUP-2)
+- :class:`RosterFile` — what a school last supplied, encrypted at rest (only changes are sent)
 """
 
 from contactpoint_sdk.supply.batch import BatchBuilder, MemorySequence, decode_batch, encode_batch
 from contactpoint_sdk.supply.client import AsyncSupplyClient, SupplyClient, SupplyResult
+from contactpoint_sdk.supply.ctf import (
+    CtfReadResult,
+    CtfRefused,
+    CtfStream,
+    CtfUnsafe,
+    iter_ctf,
+    read_ctf,
+)
 from contactpoint_sdk.supply.envelope import EnvelopeOpener, OpenedEnvelope, Sealer, seal
 from contactpoint_sdk.supply.keys import (
     EncryptionKey,
@@ -25,6 +35,7 @@ from contactpoint_sdk.supply.outbox import (
     ParkedOperation,
 )
 from contactpoint_sdk.supply.retry import NO_RETRY, RetryPolicy
+from contactpoint_sdk.supply.roster import Roster, RosterFile, RosterUnreadable
 
 __all__ = [
     "NO_RETRY",
@@ -32,6 +43,10 @@ __all__ = [
     "AsyncSupplyClient",
     "BatchBuilder",
     "BatchSender",
+    "CtfReadResult",
+    "CtfRefused",
+    "CtfStream",
+    "CtfUnsafe",
     "DrainReport",
     "EncryptionKey",
     "EnvelopeOpener",
@@ -43,11 +58,16 @@ __all__ = [
     "PublicKey",
     "PublicKeySet",
     "RetryPolicy",
+    "Roster",
+    "RosterFile",
+    "RosterUnreadable",
     "Sealer",
     "SigningKey",
     "SupplyClient",
     "SupplyResult",
     "decode_batch",
     "encode_batch",
+    "iter_ctf",
+    "read_ctf",
     "seal",
 ]

@@ -36,9 +36,14 @@ Hard cases for record matching (SUP-7, SHLD-7) come from
 :meth:`Population.with_typo`, :meth:`Population.with_name_change`,
 :meth:`Population.with_move` and :meth:`Population.with_transposed_dob`.
 
+School rolls as DfE Common Transfer Files, with broken and malicious
+variants, come from :class:`SyntheticSchool` and :func:`ctf_bytes`
+(:mod:`contactpoint_sdk.synthetic.ctf`).
+
 Needs the ``synthetic`` extra (Faker), for its name and place lists only.
 """
 
 from contactpoint_sdk.synthetic._population import DEFAULT_LA_CODES, Population
+from contactpoint_sdk.synthetic.ctf import SyntheticSchool, broken_variants, ctf_bytes
 
-__all__ = ["DEFAULT_LA_CODES", "Population"]
+__all__ = ["DEFAULT_LA_CODES", "Population", "SyntheticSchool", "broken_variants", "ctf_bytes"]

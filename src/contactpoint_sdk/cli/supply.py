@@ -1,0 +1,565 @@
+"""``contactpoint supply ctf FILE``: a school's roll, from its MIS to the directory (SUP-2).
+
+One command takes the Common Transfer File a school MIS exports and supplies
+it, signed and encrypted, one way (SUP-1, SUP-5)::
+
+    contactpoint supply ctf 8012010_CTF_801LLLL_001.xml \\
+        --key-ring school.ring --supplier-id school-8012010 \\
+        --agreement-id school-8012010-agreement \\
+        --directory https://directory.example/
+
+1. **Read** the file safely and as a stream (:mod:`contactpoint_sdk.supply.ctf`):
+   a DTD, an entity or an external reference refuses the whole file before
+   anything is sent (SUP-5); a pupil with problems is reported by position and
+   field, and the others still go.
+2. **Diff** against what the directory last accepted from this supplier for
+   this school (:mod:`contactpoint_sdk.supply.roster`, encrypted under the key
+   ring's passphrase): only joiners, changes and leavers are sent. Leavers are
+   withheld when a pupil in the file could not be identified (a missing or
+   invalid UPN: that pupil may be one of them), and with ``--partial`` (the
+   file is not the whole roll).
+3. **Send** them in batches, with a progress bar on stderr; record in the
+   roster only what the directory accepted, so a rejected operation is sent
+   again next run.
+4. **Summarise**: sent, accepted, rejected with the directory's code and rule,
+   pupils not sent and why. Nothing printed names a child: pupils are named by
+   their position in the file.
+
+Exit codes: 0 everything in the file is in the directory; 1 something was
+rejected, not sendable, or the supply stopped (the file refused, the directory
+unreachable); 2 bad usage.
+
+Where the directory is:
+
+- ``--directory URL`` (``--ca-cert PEM`` to trust a private CA, such as the
+  one ``contactpoint serve`` prints as ``CONTACTPOINT_CA_FILE``);
+- ``--reference-directory FILE.db``: the reference directory, in this
+  process, kept in a SQLite file between runs; the supplier is registered with
+  the key ring's public keys on each run. For demos and tests only.
+
+The roster file defaults to ``<supplier-id>.roster`` beside the key ring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Self
+
+import attrs
+import httpx
+from tqdm import tqdm
+
+from contactpoint_sdk.cli.keys import PASSPHRASE_ENV, _passphrase
+from contactpoint_sdk.clock import Clock, SystemClock
+from contactpoint_sdk.errors import (
+    ConfigurationError,
+    ContactPointError,
+    KeyMaterialError,
+    SupplyInterrupted,
+    ValidationError,
+)
+from contactpoint_sdk.models.identifiers import Upn
+from contactpoint_sdk.models.operations import (
+    MAX_OPERATIONS_PER_BATCH,
+    ChildKey,
+    ChildLeftSetting,
+    OperationOutcome,
+    OutcomeStatus,
+    SuppliedChild,
+    SupplyReceipt,
+    check_identifier,
+)
+from contactpoint_sdk.models.record import SourceIdentifiers
+from contactpoint_sdk.supply.client import DEFAULT_TIMEOUT, SupplyClient
+from contactpoint_sdk.supply.ctf import CtfHeader, CtfNote, CtfPupilResult, CtfRefused, iter_ctf
+from contactpoint_sdk.supply.keys import KeyRing, SigningKey
+from contactpoint_sdk.supply.roster import (
+    Roster,
+    RosterEntry,
+    RosterFile,
+    RosterSequence,
+    supplied_digest,
+)
+
+if TYPE_CHECKING:
+    from contactpoint_sdk.reference_server import ReferenceDirectory
+
+__all__ = ["add_supply_arguments", "run_supply"]
+
+
+def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``supply`` subcommands (``supply ctf FILE``)."""
+    sources = parser.add_subparsers(dest="supply_source", required=True, metavar="SOURCE")
+    ctf = sources.add_parser(
+        "ctf",
+        help="supply a school's roll from a DfE Common Transfer File (only what changed)",
+        description="Supply a school's roll from a DfE Common Transfer File: joiners, "
+        "changes and leavers since the last run, signed and encrypted (SUP-2, SUP-5).",
+    )
+    ctf.add_argument("file", type=Path, help="the CTF file (XML) the school's MIS exported")
+    ctf.add_argument(
+        "--key-ring", type=Path, required=True, help="the supplier's signing key ring file"
+    )
+    ctf.add_argument(
+        "--passphrase-env",
+        default=PASSPHRASE_ENV,
+        metavar="VAR",
+        help=f"environment variable holding the key ring's passphrase (default {PASSPHRASE_ENV})",
+    )
+    ctf.add_argument("--supplier-id", required=True, help="this supplier's ID, as accredited")
+    ctf.add_argument(
+        "--agreement-id", required=True, help="the operational agreement supply is made under"
+    )
+    where = ctf.add_mutually_exclusive_group(required=True)
+    where.add_argument("--directory", metavar="URL", help="the directory's base URL (https://)")
+    where.add_argument(
+        "--reference-directory",
+        type=Path,
+        metavar="FILE",
+        help="the reference directory in this process, kept in this SQLite file "
+        "(demos and tests only; registers the supplier with the key ring's keys)",
+    )
+    ctf.add_argument(
+        "--ca-cert",
+        type=Path,
+        metavar="PEM",
+        help="trust this CA for --directory (e.g. contactpoint serve's CONTACTPOINT_CA_FILE)",
+    )
+    ctf.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="the encrypted roster of what was last accepted "
+        "(default: <supplier-id>.roster beside the key ring)",
+    )
+    ctf.add_argument(
+        "--partial",
+        action="store_true",
+        help="the file is not the school's whole roll: send joiners and changes, no leavers",
+    )
+    ctf.add_argument(
+        "--dry-run", action="store_true", help="read and compare only: send nothing, change nothing"
+    )
+    ctf.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run_supply)
+
+
+# --- Planning ------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Item:
+    """One operation to send, and what the roster becomes if it is accepted."""
+
+    kind: str  # "joiner", "change", "leaver"
+    position: int | None  # the pupil's position in the file; None for a leaver
+    operation: SuppliedChild | ChildLeftSetting
+    entry: RosterEntry | None = None  # joiners and changes
+    upn: str = attrs.field(repr=False, default="")
+
+    @property
+    def label(self) -> str:
+        if self.position is not None:
+            return f"pupil {self.position} ({self.kind})"
+        return f"{self.operation.ref.replace('-', ' ')}"
+
+
+@attrs.define
+class _Plan:
+    header: CtfHeader
+    pupils: int = 0
+    items: list[_Item] = attrs.Factory(list)
+    failed: list[CtfPupilResult] = attrs.Factory(list)
+    notes: list[CtfNote] = attrs.Factory(list)
+    unchanged: int = 0
+    leavers_withheld: int = 0
+    leavers_reason: str = ""
+    #: Leavers withheld because a pupil could not be identified (a failure),
+    #: not because the file is partial (as asked).
+    leavers_blocked: bool = False
+
+    def count(self, kind: str) -> int:
+        return sum(1 for item in self.items if item.kind == kind)
+
+
+class _CountingReader:
+    """A binary file whose reads move a progress bar."""
+
+    def __init__(self, handle: IO[bytes], bar: tqdm[Any]) -> None:
+        self._handle = handle
+        self._bar = bar
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._handle.read(size)
+        self._bar.update(len(data))
+        return data
+
+
+def _plan(path: Path, roster: Roster, *, partial: bool, today: date, progress: bool) -> _Plan:
+    """Read the file and decide what to send (module notes, steps 1 and 2)."""
+    size = path.stat().st_size
+    with (
+        path.open("rb") as handle,
+        tqdm(
+            total=size,
+            unit="B",
+            unit_scale=True,
+            desc="reading CTF",
+            file=sys.stderr,
+            disable=None if progress else True,
+            leave=False,
+        ) as bar,
+        iter_ctf(_CountingReader(handle, bar)) as stream,
+    ):
+        header = stream.header
+        laestab = header.source.laestab
+        previous = roster.school(laestab)
+        plan = _Plan(header=header)
+        school = header.school
+        seen: set[str] = set()
+        unidentified = 0
+        for result in stream:
+            plan.pupils += 1
+            child = result.child
+            if child is None:
+                plan.failed.append(result)
+                if result.upn is None:
+                    unidentified += 1
+                else:
+                    seen.add(str(result.upn))
+                continue
+            upn = str(child.upn)
+            seen.add(upn)
+            before = previous.get(upn)
+            started = (
+                child.entry_date
+                or (before.started_on if before is not None else None)
+                or header.extract_date
+                or today
+            )
+            operation = child.supplied_child(
+                ref=f"pupil-{result.position}", school=school, started_on=started
+            )
+            entry = RosterEntry(
+                upn=upn,
+                date_of_birth=child.date_of_birth,
+                started_on=started,
+                digest=supplied_digest(operation),
+            )
+            if before is not None and before.digest == entry.digest:
+                plan.unchanged += 1
+                continue
+            plan.items.append(
+                _Item(
+                    kind="joiner" if before is None else "change",
+                    position=result.position,
+                    operation=operation,
+                    entry=entry,
+                    upn=upn,
+                )
+            )
+        plan.notes = list(stream.notes)
+    gone = sorted(u for u in previous if u not in seen)
+    if gone and partial:
+        plan.leavers_withheld = len(gone)
+        plan.leavers_reason = "--partial: the file is not the whole roll"
+    elif gone and unidentified:
+        plan.leavers_withheld = len(gone)
+        plan.leavers_blocked = True
+        plan.leavers_reason = (
+            f"{unidentified} pupil(s) in the file have no valid UPN and may be among them: "
+            "fix the file and run again"
+        )
+    else:
+        left_on = header.extract_date or today
+        for n, upn in enumerate(gone, start=1):
+            entry = previous[upn]
+            key = ChildKey(
+                identifiers=SourceIdentifiers(upn=Upn(upn)), date_of_birth=entry.date_of_birth
+            )
+            plan.items.append(
+                _Item(
+                    kind="leaver",
+                    position=None,
+                    operation=ChildLeftSetting(ref=f"leaver-{n}", child=key, left_on=left_on),
+                    upn=upn,
+                )
+            )
+    return plan
+
+
+# --- Sending ------------------------------------------------------------------------
+
+
+@attrs.define
+class _Outcome:
+    accepted: list[_Item] = attrs.Factory(list)
+    rejected: list[tuple[_Item, OperationOutcome]] = attrs.Factory(list)
+    unsent: int = 0
+    stopped: ContactPointError | None = None
+
+
+class _Target:
+    """The directory a run talks to, and how to close it."""
+
+    def __init__(self, args: argparse.Namespace, ring: KeyRing[SigningKey], la: str) -> None:
+        self._reference: ReferenceDirectory | None = None
+        self._http: httpx.Client | None = None
+        self.clock: Clock = SystemClock()
+        self.base_url: str
+        self.transport: httpx.BaseTransport | None = None
+        if args.reference_directory is not None:
+            from contactpoint_sdk.reference_server import (  # noqa: PLC0415 - the server extra
+                IN_PROCESS_URL,
+                ReferenceDirectory,
+            )
+            from contactpoint_sdk.reference_server.entities import (  # noqa: PLC0415
+                SupplyAgreement,
+            )
+
+            directory = ReferenceDirectory(path=args.reference_directory)
+            self._reference = directory
+            directory.service.register_supplier(
+                args.supplier_id,
+                f"CTF supply {args.supplier_id}",
+                signing_keys=[entry.key.public_key() for entry in ring.entries],
+                agreements=[SupplyAgreement(agreement_id=args.agreement_id)],
+                local_authority=la,
+            )
+            self.clock = directory.clock
+            self.base_url = IN_PROCESS_URL
+            self.transport = directory.transport()
+        else:
+            self.base_url = args.directory
+            if args.ca_cert is not None:
+                context = ssl.create_default_context(cafile=str(args.ca_cert))
+                self._http = httpx.Client(
+                    base_url=args.directory, verify=context, timeout=DEFAULT_TIMEOUT
+                )
+
+    def client(
+        self, args: argparse.Namespace, ring: KeyRing[SigningKey], sequence: RosterSequence
+    ) -> SupplyClient:
+        return SupplyClient(
+            base_url=self.base_url,
+            supplier_id=args.supplier_id,
+            agreement_id=args.agreement_id,
+            signing_key=ring,
+            clock=self.clock,
+            sequence=sequence,
+            transport=self.transport,
+            http_client=self._http,
+        )
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        if self._reference is not None:
+            self._reference.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _chunks(items: Sequence[_Item], size: int) -> Iterator[Sequence[_Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _record(
+    receipts: Sequence[SupplyReceipt],
+    chunk: Sequence[_Item],
+    outcome: _Outcome,
+    roster: Roster,
+    laestab: str,
+) -> int:
+    """Sort the receipts' outcomes into accepted and rejected; put the accepted
+    ones in the roster. Returns how many operations they answered."""
+    by_ref = {item.operation.ref: item for item in chunk}
+    accepted: list[_Item] = []
+    answered = 0
+    for receipt in receipts:
+        for result in receipt.outcomes:
+            item = by_ref.get(result.ref)
+            if item is None:
+                continue
+            answered += 1
+            if result.status is OutcomeStatus.ACCEPTED:
+                accepted.append(item)
+            else:
+                outcome.rejected.append((item, result))
+    outcome.accepted.extend(accepted)
+    roster.apply_accepted(
+        laestab,
+        supplied=[i.entry for i in accepted if i.entry is not None],
+        left=[i.upn for i in accepted if i.kind == "leaver"],
+    )
+    return answered
+
+
+def _send(
+    plan: _Plan,
+    client: SupplyClient,
+    roster: Roster,
+    roster_file: RosterFile,
+    *,
+    progress: bool,
+) -> _Outcome:
+    outcome = _Outcome()
+    laestab = plan.header.source.laestab
+    with tqdm(
+        total=len(plan.items),
+        unit="op",
+        desc="supplying",
+        file=sys.stderr,
+        disable=None if progress else True,
+        leave=False,
+    ) as bar:
+        for chunk in _chunks(plan.items, MAX_OPERATIONS_PER_BATCH):
+            try:
+                result = client.supply(i.operation for i in chunk)
+            except SupplyInterrupted as error:
+                _record(error.receipts, chunk, outcome, roster, laestab)
+                roster_file.save(roster)
+                outcome.stopped = error.error
+                outcome.unsent = len(plan.items) - len(outcome.accepted) - len(outcome.rejected)
+                break
+            except ContactPointError as error:
+                outcome.stopped = error
+                outcome.unsent = len(plan.items) - len(outcome.accepted) - len(outcome.rejected)
+                break
+            _record(result.receipts, chunk, outcome, roster, laestab)
+            roster_file.save(roster)
+            bar.update(len(chunk))
+    return outcome
+
+
+# --- Reporting ----------------------------------------------------------------------
+
+
+def _report_plan(path: Path, plan: _Plan, out: IO[str]) -> None:
+    header = plan.header
+    source = header.source
+    print(
+        f"{path.name}: CTF {header.version or '(no version)'}, "
+        f"{header.school.name} (LAESTAB {source.laestab}), {plan.pupils} pupils",
+        file=out,
+    )
+    for note in plan.notes:
+        print(f"  note: {note}", file=out)
+    for result in plan.failed:
+        for problem in result.problems:
+            print(f"  not sent: pupil {result.position}: {problem} [{problem.code}]", file=out)
+    if plan.leavers_withheld:
+        print(
+            f"  leavers withheld: {plan.leavers_withheld} ({plan.leavers_reason})",
+            file=out,
+        )
+
+
+def _report_sent(plan: _Plan, outcome: _Outcome, out: IO[str], *, dry_run: bool) -> None:
+    verb = "to send" if dry_run else "sent"
+    sent = len(plan.items) - outcome.unsent
+    print(
+        f"{verb}: {sent if not dry_run else len(plan.items)} "
+        f"({plan.count('joiner')} joiners, {plan.count('change')} changes, "
+        f"{plan.count('leaver')} leavers); unchanged, not sent: {plan.unchanged}",
+        file=out,
+    )
+    if dry_run:
+        print("dry run: nothing sent, the roster unchanged", file=out)
+        return
+    print(
+        f"accepted: {len(outcome.accepted)}; rejected: {len(outcome.rejected)}; "
+        f"not sendable: {len(plan.failed)}",
+        file=out,
+    )
+    for item, result in outcome.rejected:
+        rule = f" ({result.rule})" if result.rule else ""
+        message = f": {result.message}" if result.message else ""
+        where = f" at {result.path}" if result.path else ""
+        print(f"  rejected: {item.label}: {result.code}{rule}{where}{message}", file=out)
+    if outcome.stopped is not None:
+        error = outcome.stopped
+        print(
+            f"stopped: {error} [{error.code}]; {outcome.unsent} operation(s) not sent: "
+            "they are sent again next run",
+            file=out,
+        )
+
+
+# --- The command --------------------------------------------------------------------
+
+
+def _usage(message: str) -> int:
+    print(f"contactpoint supply ctf: {message}", file=sys.stderr)
+    return 2
+
+
+def _load_ring(path: Path, passphrase: str) -> KeyRing[SigningKey]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path} does not exist") from None
+    except (OSError, ValueError):
+        raise KeyMaterialError(f"{path} is not a key ring file") from None
+    return KeyRing.from_encrypted_json(text, passphrase, key_type=SigningKey)
+
+
+def run_supply(args: argparse.Namespace) -> int:
+    """Run ``supply ctf``; returns the exit code (module notes)."""
+    if not args.file.is_file():
+        return _usage(f"{args.file} is not a file")
+    if args.ca_cert is not None and args.directory is None:
+        return _usage("--ca-cert goes with --directory")
+    for value, path, what in (
+        (args.supplier_id, "supplier_id", "a supplier ID"),
+        (args.agreement_id, "agreement_id", "an agreement ID"),
+    ):
+        try:
+            check_identifier(value, path=path, what=what)
+        except ValidationError as error:
+            return _usage(str(error))
+    passphrase = _passphrase(args.passphrase_env, confirm=False)
+    ring = _load_ring(args.key_ring, passphrase)
+    roster_path: Path = args.roster or args.key_ring.parent / f"{args.supplier_id}.roster"
+    roster_file = RosterFile(roster_path, passphrase)
+    now = datetime.now(UTC)
+    # A new roster numbers batches from the current time, so a roster removed
+    # (or lost) never sends a sequence number the directory has seen (SUP-5).
+    roster = roster_file.load(args.supplier_id, first_sequence_after=int(now.timestamp()))
+    progress = not args.no_progress
+    out = sys.stdout
+    try:
+        plan = _plan(args.file, roster, partial=args.partial, today=now.date(), progress=progress)
+    except CtfRefused as refusal:
+        rule = f" ({refusal.rule})" if refusal.rule else ""
+        print(f"{args.file.name}: refused{rule}: {refusal.message} [{refusal.code}]", file=out)
+        return 1
+    _report_plan(args.file, plan, out)
+    if args.dry_run:
+        _report_sent(plan, _Outcome(), out, dry_run=True)
+        return 1 if plan.failed else 0
+    outcome = _Outcome()
+    if plan.items:
+        with _Target(args, ring, plan.header.source.la) as target:
+            sequence = RosterSequence(roster_file, roster)
+            with target.client(args, ring, sequence) as client:
+                outcome = _send(plan, client, roster, roster_file, progress=progress)
+    _report_sent(plan, outcome, out, dry_run=False)
+    failed = bool(outcome.rejected or plan.failed or outcome.stopped or plan.leavers_blocked)
+    return 1 if failed else 0

@@ -1,0 +1,320 @@
+"""What a school last supplied, kept locally and encrypted at rest (SUP-6, SUP-1).
+
+Supply is one way (SUP-1): the directory never tells a source what it holds.
+So to send only what changed, a supplier remembers what the directory
+*accepted* from it. :class:`Roster` is that memory, per school (LAESTAB),
+per pupil (UPN): the date of birth (to name a leaver, a
+:class:`~contactpoint_sdk.models.operations.ChildKey`), the school
+involvement's start date (kept stable across runs), and a SHA-256 digest of
+the supplied record. :func:`diff` compares it with the current file:
+
+- **joiners**: on roll now, not in the roster → a ``SuppliedChild``;
+- **changes**: in both, digest differs → a ``SuppliedChild`` (the current
+  record as the source holds it);
+- **leavers**: in the roster, not on roll now → a ``ChildLeftSetting``.
+
+The roster is changed **only for operations the directory accepted**
+(:meth:`Roster.apply_accepted`): a rejected joiner stays out, a rejected
+change keeps the old digest, a rejected leaver stays in, so each is sent
+again next run, never lost.
+
+**The file** (:class:`RosterFile`) is one per supplier, holding every school it
+supplies and the supplier's last batch sequence number (SUP-5: sequence numbers
+rise strictly per supplier). It is encrypted with AES-256-GCM (pyca
+``cryptography``) under a key derived by scrypt from the passphrase that
+protects the supplier's key ring, with a random salt kept in the file and a
+fresh random nonce on every write; the header is authenticated as associated
+data. So the roster opens only with the key ring's passphrase, and its bytes
+carry no UPN, name or date. Writes are atomic (a temporary file, flushed and
+fsynced, renamed into place; owner-readable only): a crash leaves the old
+roster or the new one, never half of one.
+
+Layout: ``CPROSTR1`` (8 bytes), salt (16), nonce (12), then the AES-GCM
+ciphertext of the JSON roster; the associated data is magic and salt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from contactpoint_sdk.errors import ConfigurationError, ContactPointError
+from contactpoint_sdk.models.codec import WireCodec, default_codec
+from contactpoint_sdk.models.operations import SuppliedChild
+
+__all__ = [
+    "ROSTER_MAGIC",
+    "Roster",
+    "RosterDiff",
+    "RosterEntry",
+    "RosterFile",
+    "RosterSequence",
+    "RosterUnreadable",
+    "diff",
+    "supplied_digest",
+]
+
+#: The first bytes of a roster file (format 1).
+ROSTER_MAGIC: Final = b"CPROSTR1"
+_SALT_BYTES: Final = 16
+_NONCE_BYTES: Final = 12
+#: scrypt cost: N = 2**15, r = 8, p = 1 (32 MiB, a few tenths of a second,
+#: once per run: the derived key is kept for the run's writes).
+_SCRYPT_N: Final = 2**15
+_SCRYPT_R: Final = 8
+_SCRYPT_P: Final = 1
+_FORMAT: Final = "contactpoint-roster/1"
+
+
+class RosterUnreadable(ContactPointError):
+    """The roster file is not a roster, was changed, or the passphrase does
+    not open it (``roster_unreadable``). Nothing was sent. Remove the file to
+    start afresh: the next run then supplies every pupil again (the directory
+    matches them to the records it has, SUP-7)."""
+
+    code = "roster_unreadable"
+
+
+@attrs.frozen(kw_only=True)
+class RosterEntry:
+    """One pupil as last accepted by the directory."""
+
+    upn: str
+    date_of_birth: date
+    started_on: date
+    digest: str
+
+
+@attrs.frozen(kw_only=True)
+class RosterDiff:
+    """What changed between a roster and the current roll, by UPN, sorted."""
+
+    joiners: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    leavers: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    @property
+    def to_send(self) -> int:
+        return len(self.joiners) + len(self.changes) + len(self.leavers)
+
+
+def diff(
+    previous: Mapping[str, RosterEntry],
+    current: Mapping[str, RosterEntry],
+    *,
+    present: Iterable[str] = (),
+    leavers: bool = True,
+) -> RosterDiff:
+    """Joiners, changes and leavers from ``previous`` to ``current`` (both by UPN).
+
+    ``present`` are UPNs on roll but not sendable this run (a pupil whose
+    other fields have problems): neither joiners nor leavers. ``leavers=False``
+    (a partial file) reports none.
+    """
+    on_roll = set(current) | set(present)
+    joiners = sorted(u for u in current if u not in previous)
+    changes = sorted(
+        u for u in current if u in previous and previous[u].digest != current[u].digest
+    )
+    unchanged = sorted(
+        u for u in current if u in previous and previous[u].digest == current[u].digest
+    )
+    gone = sorted(u for u in previous if u not in on_roll) if leavers else []
+    return RosterDiff(
+        joiners=tuple(joiners),
+        changes=tuple(changes),
+        leavers=tuple(gone),
+        unchanged=tuple(unchanged),
+    )
+
+
+def supplied_digest(child: SuppliedChild, codec: WireCodec = default_codec) -> str:
+    """SHA-256 of the child's wire form without its ``ref``: equal exactly when
+    the directory would be sent the same record."""
+    data = codec.encode(attrs.evolve(child, ref="x"))
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@attrs.define
+class Roster:
+    """A supplier's rosters, one per school (LAESTAB), and its last sequence."""
+
+    supplier_id: str
+    schools: dict[str, dict[str, RosterEntry]] = attrs.Factory(dict)
+    last_sequence: int = 0
+
+    def school(self, laestab: str) -> dict[str, RosterEntry]:
+        """The school's roster (empty if it has never supplied)."""
+        return self.schools.get(laestab, {})
+
+    def apply_accepted(
+        self,
+        laestab: str,
+        *,
+        supplied: Iterable[RosterEntry] = (),
+        left: Iterable[str] = (),
+    ) -> None:
+        """Record what the directory accepted: ``supplied`` joiners and changes
+        (added or replaced), ``left`` leavers (removed). Nothing else changes."""
+        roster = self.schools.setdefault(laestab, {})
+        for entry in supplied:
+            roster[entry.upn] = entry
+        for upn in left:
+            roster.pop(upn, None)
+        if not roster:
+            self.schools.pop(laestab, None)
+
+    # --- plain form (inside the encryption only) ---------------------------------
+
+    def to_json(self) -> bytes:
+        data = {
+            "format": _FORMAT,
+            "supplier_id": self.supplier_id,
+            "last_sequence": self.last_sequence,
+            "schools": {
+                school: {
+                    upn: [e.date_of_birth.isoformat(), e.started_on.isoformat(), e.digest]
+                    for upn, e in sorted(entries.items())
+                }
+                for school, entries in sorted(self.schools.items())
+            },
+        }
+        return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Roster:
+        try:
+            data: Any = json.loads(raw)
+            if not isinstance(data, dict) or data.get("format") != _FORMAT:
+                raise ValueError("format")
+            schools: dict[str, dict[str, RosterEntry]] = {}
+            for school, entries in data["schools"].items():
+                schools[str(school)] = {
+                    str(upn): RosterEntry(
+                        upn=str(upn),
+                        date_of_birth=date.fromisoformat(born),
+                        started_on=date.fromisoformat(started),
+                        digest=str(digest),
+                    )
+                    for upn, (born, started, digest) in entries.items()
+                }
+            return cls(
+                supplier_id=str(data["supplier_id"]),
+                schools=schools,
+                last_sequence=int(data["last_sequence"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise RosterUnreadable("the roster's contents are not a roster") from None
+
+
+class RosterFile:
+    """The encrypted roster file of one supplier (module notes).
+
+    :param path: where the roster lives (created on the first :meth:`save`).
+    :param passphrase: the key ring's passphrase; the roster's key is derived
+        from it (scrypt, the salt in the file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], passphrase: str) -> None:
+        if not passphrase:
+            raise ConfigurationError("an empty passphrase protects nothing")
+        self.path = Path(path)
+        self._passphrase = passphrase.encode("utf-8")
+        self._salt: bytes | None = None
+        self._key: bytes | None = None
+
+    def _derive(self, salt: bytes) -> bytes:
+        if self._key is None or self._salt != salt:
+            kdf = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+            self._key = kdf.derive(self._passphrase)
+            self._salt = salt
+        return self._key
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self, supplier_id: str, *, first_sequence_after: int = 0) -> Roster:
+        """The roster in the file, or an empty one if there is no file yet,
+        whose batch sequence numbers start above ``first_sequence_after``.
+
+        :raises RosterUnreadable: not a roster file, changed, or the wrong
+            passphrase; or a roster of another supplier.
+        """
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return Roster(supplier_id=supplier_id, last_sequence=first_sequence_after)
+        except OSError as error:
+            raise RosterUnreadable(
+                f"the roster file could not be read ({type(error).__name__})"
+            ) from None
+        head = len(ROSTER_MAGIC)
+        if len(blob) < head + _SALT_BYTES + _NONCE_BYTES + 16 or not blob.startswith(ROSTER_MAGIC):
+            raise RosterUnreadable(f"{self.path} is not a roster file")
+        salt = blob[head : head + _SALT_BYTES]
+        nonce = blob[head + _SALT_BYTES : head + _SALT_BYTES + _NONCE_BYTES]
+        sealed = blob[head + _SALT_BYTES + _NONCE_BYTES :]
+        try:
+            raw = AESGCM(self._derive(salt)).decrypt(nonce, sealed, ROSTER_MAGIC + salt)
+        except InvalidTag:
+            raise RosterUnreadable(
+                f"{self.path} does not open with this passphrase, or was changed"
+            ) from None
+        roster = Roster.from_json(raw)
+        if roster.supplier_id != supplier_id:
+            raise RosterUnreadable(
+                f"{self.path} is the roster of another supplier: give this supplier its own"
+            )
+        return roster
+
+    def save(self, roster: Roster) -> None:
+        """Encrypt and write ``roster`` whole or not at all (module notes)."""
+        salt = self._salt or secrets.token_bytes(_SALT_BYTES)
+        key = self._derive(salt)
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, roster.to_json(), ROSTER_MAGIC + salt)
+        directory = self.path.resolve().parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(ROSTER_MAGIC + salt + nonce + sealed)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o600)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+class RosterSequence:
+    """Batch sequence numbers kept in the roster file (SUP-5).
+
+    Each number is written to the file *before* it is used, so a run killed
+    after sending a batch never hands out that number again, and the directory
+    never sees a sequence number go backwards from this supplier.
+    """
+
+    def __init__(self, file: RosterFile, roster: Roster) -> None:
+        self._file = file
+        self._roster = roster
+
+    def next_sequence(self) -> int:
+        self._roster.last_sequence += 1
+        self._file.save(self._roster)
+        return self._roster.last_sequence
