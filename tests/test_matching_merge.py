@@ -45,9 +45,8 @@ def _two_records_of_one_child() -> tuple[
         )
     )
     assert directory.counts()["live"] == 2
-    store = directory.store
-    assert isinstance(store, SqliteStore)
-    merger = RecordMerger(store, directory.keeper)
+    merger = directory.merger
+    assert merger is not None  # a SQLite directory keeps its merges
     school_id = only_record_id(directory, pupil())
     gp_id = only_record_id(directory, pupil(upn=make_upn(5, la=OTHER_LA), nhs=make_nhs(5)))
     return directory, index, merger, school_id, gp_id
@@ -62,8 +61,9 @@ def test_a_merge_makes_one_record_and_is_audited() -> None:
     assert merged.address.lines == ("4 Elsewhere Road",)  # the newest supply
     assert {str(i.nhs_number) for i in (merged.identifiers,)} == {str(make_nhs(5))}
     assert any(i.reference.endswith(":G-1") for i in merged.involvements)
-    with pytest.raises(RecordNotFound):
-        directory.record(gp_id)
+    # The retired identifier leads to the survivor (SUP-7).
+    assert directory.record(gp_id).directory_id == school_id
+    assert directory.merged_into(gp_id) == school_id
     # The GP's numbers now find the survivor; the retired record is out of every index.
     assert only_record_id(directory, pupil(upn=make_upn(5, la=OTHER_LA), nhs=make_nhs(5))) == (
         school_id

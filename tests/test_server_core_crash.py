@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,16 @@ print("DONE", flush=True)
 
 
 def _children() -> list[object]:
+    # Born on different days at different postcodes, as a school's roll is:
+    # 500 children named alike, born the same day at one address, would each
+    # be compared with every other by the name-based matcher (SUP-7).
     return [
         pupil(
             f"r-{i}",
             given="Kid",
             family=f"Fam{chr(65 + i % 26)}{chr(65 + i // 26 % 26)}",
+            born=date(2015, 4, 1) - timedelta(days=i),
+            postcode=f"BS{1 + i % 16} {1 + i // 16 % 9}{'ABDEFGHJ'[i % 8]}{'LNPQRSTU'[i // 8 % 8]}",
             upn=make_upn(i + 1),
             nhs=make_nhs(i + 1),
         )

@@ -3,6 +3,7 @@ that follows the child (SHLD-7), with nothing revealed to the source."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from contactpoint_sdk.errors import NotPermitted, PolicyRefusal
 from contactpoint_sdk.models import Gender, ShieldGround, SourceIdentifiers
 from contactpoint_sdk.models.operations import InvolvementStarted, OutcomeStatus
-from contactpoint_sdk.models.record import Address, PersonName
+from contactpoint_sdk.models.record import Address, LocalAuthorityCarer, ParentCarer, PersonName
 from contactpoint_sdk.models.views import FullRecordView, ShieldedChildView
 from contactpoint_sdk.reference_server import (
     DataQualityKind,
@@ -256,6 +257,7 @@ class _CarelessMatcher:
         name: PersonName | None = None,
         gender: Gender | None = None,
         address: Address | None = None,
+        parents: Sequence[ParentCarer | LocalAuthorityCarer] = (),
     ) -> MatchResult:
         seen = index.shielded_born_on(date_of_birth)
         return MatchResult(

@@ -25,6 +25,7 @@ import pytest
 from starlette.routing import Route
 
 from contactpoint_sdk.models.operations import SupplyBatch
+from contactpoint_sdk.models.record import SourceIdentifiers
 from contactpoint_sdk.policy.viewer import Role
 from contactpoint_sdk.reference_server import DirectoryService
 from contactpoint_sdk.reference_server.app import create_app
@@ -40,6 +41,8 @@ from tests.test_server_http_support import (
     Supplier,
     assert_valid,
     bearer,
+    make_nhs,
+    make_upn,
     new_directory,
     no_leaked_threads,
     pupil,
@@ -350,6 +353,32 @@ def test_every_operation_answers_as_the_spec_says(
     ).json()
     assert resolved["status"] == "resolved"
 
+    # SUP-7: a second record of pupil 3 under other numbers; the team merges
+    # the two records of one child, then undoes the merge.
+    # (Born another day: pupil 2, shielded, shares the family name, SHLD-7.)
+    _supply(client, source, source.batch(pupil(3, born=date(2014, 6, 5))))
+    again = attrs.evolve(
+        pupil(3, ref="row-33", born=date(2014, 6, 5)),
+        identifiers=SourceIdentifiers(upn=make_upn(33), nhs_number=make_nhs(33)),
+    )
+    _supply(client, source, source.batch(again))
+    did3 = _find(client, 3)
+    found = call("post", "/v1/_control/children/find", json_body={"upn": str(make_upn(33))})
+    did33 = found.json()["directory_id"]
+    assert did33 != did3
+    merged = call(
+        "post",
+        "/v1/management/merges",
+        json_body={"survivor": did3, "absorbed": did33},
+        headers=team,
+    )
+    assert merged.status_code == 201
+    assert (merged.json()["survivor"], merged.json()["absorbed"]) == (did3, did33)
+    undone = call(
+        "post", f"/v1/management/merges/{merged.json()['merge_id']}/undo", headers=team
+    ).json()
+    assert undone["undone_by"] == "la-team-2"
+
     # REC-7, SAR-1, SAR-2, RET-2.
     gaps = call("get", "/v1/management/universal-service-gaps", headers=team).json()["items"]
     assert {g["directory_id"] for g in gaps} >= {did1}
@@ -376,7 +405,7 @@ def test_every_operation_answers_as_the_spec_says(
     assert extended["retention_extension"]["reason"] == "connexions"
 
     # Controls.
-    assert call("get", "/v1/_control/counts").json()["live"] == 2
+    assert call("get", "/v1/_control/counts").json()["live"] == 4
     assert (
         call("post", "/v1/_control/seed", json_body={"children": 3, "seed": 7}).json()["seeded"]
         == 3

@@ -30,10 +30,12 @@ from contactpoint_sdk.reference_server.directory import (
     UserCredentials,
 )
 from contactpoint_sdk.reference_server.faults import FaultInjector
+from contactpoint_sdk.reference_server.linkage_merge import MergeReceipt
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
     MatchOutcome,
     MatchResult,
+    ProbabilisticMatcher,
     StrongIdentifierMatcher,
 )
 from contactpoint_sdk.reference_server.serve import LoopbackServer
@@ -78,7 +80,9 @@ __all__ = [
     "MatchResult",
     "Matcher",
     "MemoryAuditLog",
+    "MergeReceipt",
     "MerkleAuditLog",
+    "ProbabilisticMatcher",
     "ReferenceDirectory",
     "ShieldRequestInput",
     "ShieldReviewInput",

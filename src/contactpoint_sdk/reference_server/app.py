@@ -777,6 +777,12 @@ class _HeldDecisionInput:
 
 
 @attrs.frozen(kw_only=True)
+class _MergeInput:
+    survivor: DirectoryId
+    absorbed: DirectoryId
+
+
+@attrs.frozen(kw_only=True)
 class _SourceQueryInput:
     field: str
     question_code: str
@@ -1011,7 +1017,8 @@ def _lookup_routes(service: DirectoryService) -> list[BaseRoute]:
 
 def _management_routes(service: DirectoryService) -> list[BaseRoute]:
     """The local authority management team's routes (SHLD-3, SENS-4, SUP-8,
-    REC-7, SAR-1, SAR-2, RET-2, ACC-4 alerts). The authority is the session's."""
+    REC-7, SAR-1, SAR-2, RET-2, ACC-4 alerts; merging and unmerging records,
+    SUP-7 and SHLD-5). The authority is the session's."""
 
     def items(values: Iterable[Any]) -> dict[str, Any]:
         return {"items": [_encode(service, v) for v in values]}
@@ -1148,6 +1155,24 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         )
         return _json(_encode(service, record))
 
+    async def merge_records(request: Request) -> Response:
+        session = caller(request, service)
+        viewer = session.viewer()
+        spec = _decode(service, await _json_body(request), _MergeInput)
+        receipt = await _call_as(
+            service, session, service.merge_records, spec.survivor, spec.absorbed, viewer
+        )
+        return _json(_encode(service, receipt), status=201)
+
+    async def unmerge_records(request: Request) -> Response:
+        session = caller(request, service)
+        viewer = session.viewer()
+        await _json_body(request, optional=True)
+        receipt = await _call_as(
+            service, session, service.unmerge_records, request.path_params["merge_id"], viewer
+        )
+        return _json(_encode(service, receipt))
+
     m = "/v1/management"
     child = f"{m}/children/{{directory_id}}"
     return [
@@ -1163,6 +1188,8 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         Route(f"{m}/data-quality/{{item_id}}/decision", resolve_held, methods=["POST"]),
         Route(f"{m}/data-quality/{{item_id}}/resolve", resolve_item, methods=["POST"]),
         Route(f"{m}/data-quality/{{item_id}}/queries", query_source, methods=["POST"]),
+        Route(f"{m}/merges", merge_records, methods=["POST"]),
+        Route(f"{m}/merges/{{merge_id}}/undo", unmerge_records, methods=["POST"]),
         Route(f"{m}/universal-service-gaps", universal_service_gaps, methods=["GET"]),
         Route(f"{m}/alerts", trawling_alerts, methods=["GET"]),
     ]

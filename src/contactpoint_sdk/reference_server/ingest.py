@@ -387,6 +387,7 @@ class Ingestor:
                 name=op.name if isinstance(op, SuppliedChild) else None,
                 gender=op.gender if isinstance(op, SuppliedChild) else None,
                 address=op.address if isinstance(op, SuppliedChild) else None,
+                parents=op.parents if isinstance(op, SuppliedChild) else (),
             )
             if result.outcome is MatchOutcome.NEW and self._any_shielded(result.candidates):
                 # The core's own SHLD-7 safety net, whatever the matcher.

@@ -22,7 +22,10 @@
    too; then the store is purged (WAL checkpointed and truncated, with
    ``secure_delete`` on), so nothing of it can be recovered from the
    database files. Receipts and audit events remain: they never held child
-   data.
+   data. A record merged into this one (:mod:`.linkage_merge`: retired,
+   state ``"merged"``) is destroyed with it, in the same transaction, and so
+   is every merge naming either; a retired record is never archived or
+   destroyed on its own (the jobs look at live and archived rows only).
 
 The stored archive date of a live record is a lower bound (a RET-2 extension
 whose consent is dated in the future does not count yet), so the job
@@ -32,7 +35,9 @@ not yet due.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 import attrs
 
@@ -49,19 +54,40 @@ from contactpoint_sdk.reference_server.entities import JobReport
 from contactpoint_sdk.reference_server.records import RecordKeeper
 from contactpoint_sdk.reference_server.store import ARCHIVED, ArchivedContactRow, Store
 
-__all__ = ["DIRECTORY_ACTOR", "LifecycleJobs"]
+__all__ = ["DIRECTORY_ACTOR", "LifecycleJobs", "MergeLedger"]
 
 #: The audit actor of the directory's own jobs.
 DIRECTORY_ACTOR = "directory"
 
 
-class LifecycleJobs:
-    """Runs the RET jobs over the store (module notes)."""
+class MergeLedger(Protocol):
+    """The merges the jobs must destroy with a record (RET-5); a
+    :class:`~.linkage_merge.RecordMerger`."""
 
-    def __init__(self, store: Store, keeper: RecordKeeper, settings: PolicySettings) -> None:
+    def absorbed_by(self, directory_id: DirectoryId | str) -> Sequence[DirectoryId]:
+        """The retired records that live in this one."""
+        ...
+
+    def forget(self, directory_id: DirectoryId | str) -> int:
+        """Delete every merge naming the record."""
+        ...
+
+
+class LifecycleJobs:
+    """Runs the RET jobs over the store (module notes). ``merges``: the
+    directory's merges, if it keeps any (a SQLite store)."""
+
+    def __init__(
+        self,
+        store: Store,
+        keeper: RecordKeeper,
+        settings: PolicySettings,
+        merges: MergeLedger | None = None,
+    ) -> None:
         self.store = store
         self.keeper = keeper
         self.settings = settings
+        self.merges = merges
 
     def run(self, *, now: datetime, today: date) -> tuple[JobReport, list[AuditEvent]]:
         events: list[AuditEvent] = []
@@ -109,17 +135,25 @@ class LifecycleJobs:
         destroyed: list[DirectoryId] = []
         with self.store.transaction():
             for directory_id in self.store.due_for_destruction(iso):
-                self.store.destroy(directory_id)
-                destroyed.append(DirectoryId(directory_id))
-                events.append(
-                    AuditEvent(
-                        at=now,
-                        action="record_destroyed",
-                        actor=DIRECTORY_ACTOR,
-                        directory_id=directory_id,
-                        rule="RET-5",
+                retired = [] if self.merges is None else list(self.merges.absorbed_by(directory_id))
+                for gone, code in [(DirectoryId(directory_id), None)] + [
+                    (r, "merged_record") for r in retired
+                ]:
+                    self.store.destroy(str(gone))
+                    if self.merges is not None:
+                        self.merges.forget(gone)
+                    destroyed.append(gone)
+                    events.append(
+                        AuditEvent(
+                            at=now,
+                            action="record_destroyed",
+                            actor=DIRECTORY_ACTOR,
+                            directory_id=str(gone),
+                            code=code,
+                            rule="RET-5",
+                            refs=() if code is None else (directory_id,),
+                        )
                     )
-                )
             contacts_destroyed = self.store.destroy_archived_contacts(iso)
             if destroyed:
                 total = int(self.store.get_meta("destroyed_count") or "0") + len(destroyed)

@@ -55,7 +55,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from contactpoint_sdk.models.record import ChildRecord
@@ -178,6 +178,8 @@ _TRIGGER_NAMES: Final = ("cp_linkage_insert", "cp_linkage_update", "cp_linkage_d
 
 _LIVE = "live"
 _REBUILD_CHUNK = 2000
+#: How many decoded candidate profiles a look-up keeps for the next (a few MB).
+_DECODED_CACHE = 8192
 _UNCHANGED = "="
 
 
@@ -195,6 +197,7 @@ class SqliteLinkageIndex:
         self._lock = lock
         self._transaction = transaction
         self._pending: dict[str, str] = {}
+        self._decoded: dict[str, tuple[str, ChildProfile]] = {}
         #: Records whose profile could not be built (left out of the index).
         self.failures = 0
 
@@ -288,6 +291,44 @@ class SqliteLinkageIndex:
             )
         return count
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Inside the caller's store transaction: this connection's triggers
+        are off, and the caller indexes what it writes itself
+        (:meth:`index_records`): a bulk load (seeding) that already holds
+        its records as models. The triggers are back on afterwards, and a
+        rolled-back transaction rolls both back with everything else."""
+        with self._lock:
+            for name in _TRIGGER_NAMES:
+                self._db.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
+            try:
+                yield
+            finally:
+                for statement in _TRIGGERS:
+                    self._db.execute(statement)
+
+    def index_records(self, records: Iterable[ChildRecord]) -> int:
+        """Index new live records directly, as the triggers would have from
+        their rows (:meth:`paused`); returns how many. Their profiles are the
+        ones :meth:`rebuild` would compute (``profile_from_record``; the
+        shield as stored: in place, with its ground)."""
+        profiles: list[tuple[str, str]] = []
+        keys: list[tuple[str, str]] = []
+        for record in records:
+            profile = profile_from_record(record)
+            directory_id = profile.directory_id
+            profiles.append((directory_id, dumps_profile(profile)))
+            keys.extend((k, directory_id) for k in record_keys(profile))
+        with self._tx(), self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO linkage_profiles (directory_id, profile) VALUES (?, ?)",
+                profiles,
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO linkage_keys (key, directory_id) VALUES (?, ?)", keys
+            )
+        return len(profiles)
+
     def index_profiles(self, profiles: Iterable[ChildProfile]) -> int:
         """Index profiles directly, with no record behind them (to measure the
         look-up at a chosen density: ``bench/bench_matching.py``). They stay
@@ -369,7 +410,21 @@ class SqliteLinkageIndex:
             cursor = self._db.cursor()
             cursor.row_factory = None  # plain tuples: faster than the store's rows
             rows = cursor.execute(sql, tuple(keys)).fetchall()
-        return [loads_profile(directory_id, text) for directory_id, text in rows]
+        return [self._parsed(directory_id, text) for directory_id, text in rows]
+
+    def _parsed(self, directory_id: str, text: str) -> ChildProfile:
+        # Decoded profiles, by record, reused while the stored text is the
+        # same: the records of a busy block are candidates of supply after
+        # supply. Keyed on the text itself, so a write (or a rollback) that
+        # changes it is never served stale.
+        cached = self._decoded.get(directory_id)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        profile = loads_profile(directory_id, text)
+        if len(self._decoded) >= _DECODED_CACHE:
+            self._decoded.clear()
+        self._decoded[directory_id] = (text, profile)
+        return profile
 
     def counts(self) -> dict[str, int]:
         """``profiles`` and ``keys`` held."""

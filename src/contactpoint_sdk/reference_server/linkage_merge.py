@@ -37,10 +37,17 @@ and what the survivor held before) and returns audit events
 (``records_merged``, ``records_unmerged``) naming both records by directory
 identifier only, for the caller to emit (ACC-5).
 
-This works on a :class:`~contactpoint_sdk.reference_server.store.SqliteStore`:
-the store interface has no call to delete one contribution, so this module
-issues that one statement on the store's connection (see the wiring notes in
-``docs/matching.md``).
+Retired records and the lifecycle (RET-5): a merged-away record is never
+archived or destroyed on its own (the jobs look at live and archived rows
+only). When its survivor is destroyed, the jobs destroy it too
+(:meth:`RecordMerger.absorbed_by`), and every merge naming either
+(:meth:`RecordMerger.forget`): a merge keeps the survivor's earlier
+contributions, which are the child's data. ``reset`` empties the table
+(:meth:`~contactpoint_sdk.reference_server.store.SqliteStore.add_data_table`).
+
+This works on a :class:`~contactpoint_sdk.reference_server.store.SqliteStore`,
+whose database holds the ``linkage_merges`` table; records, contributions and
+identifiers are written through the store interface only.
 """
 
 from __future__ import annotations
@@ -133,6 +140,7 @@ class RecordMerger:
         with store.transaction():
             for statement in _SCHEMA:
                 self._run(statement)
+        store.add_data_table("linkage_merges")  # emptied by reset
 
     # --- SQL on the store's connection ------------------------------------------
 
@@ -216,6 +224,9 @@ class RecordMerger:
             )
             snapshot["moved_contributions"] = moved_contributions
             snapshot["moved_involvements"] = moved_involvements
+            # Whose records they were (the survivor's authority may change
+            # with the moved supplies): who may undo it (management.py).
+            snapshot["local_authorities"] = [s_row.local_authority, a_row.local_authority]
             self._run(
                 "INSERT INTO linkage_merges (merge_id, survivor, absorbed, merged_at, "
                 "merged_by, snapshot) VALUES (?, ?, ?, ?, ?, ?)",
@@ -295,10 +306,7 @@ class RecordMerger:
                 if old is None:
                     s.contributions.pop(supplier_id, None)
                     s.changed_contributions.discard(supplier_id)
-                    self._run(  # no Store call deletes one contribution
-                        "DELETE FROM contributions WHERE directory_id = ? AND supplier_id = ?",
-                        (str(survivor), supplier_id),
-                    )
+                    self.store.delete_contribution(str(survivor), supplier_id)
                     self.store.replace_identifiers(str(survivor), supplier_id, [])
                 else:
                     s.contributions[supplier_id] = Contribution(
@@ -365,23 +373,65 @@ class RecordMerger:
             seen.add(current)
         return None if found is None else DirectoryId(found)
 
+    def receipt(self, merge_id: str) -> MergeReceipt | None:
+        """The merge with this identifier, undone or not; ``None`` if unknown."""
+        row = self._one("SELECT * FROM linkage_merges WHERE merge_id = ?", (merge_id,))
+        return None if row is None else _receipt(row)
+
+    def authorities(self, merge_id: str) -> tuple[str, ...]:
+        """The local authorities of the two records when they were merged
+        (survivor's, absorbed's; those known)."""
+        row = self._one("SELECT snapshot FROM linkage_merges WHERE merge_id = ?", (merge_id,))
+        if row is None:
+            return ()
+        found = json.loads(row["snapshot"]).get("local_authorities") or []
+        return tuple(la for la in found if isinstance(la, str))
+
+    def absorbed_by(self, directory_id: DirectoryId | str) -> list[DirectoryId]:
+        """Every retired record that now lives in this one: those it absorbed,
+        those they had absorbed, and so on (merges not undone), sorted."""
+        found: set[str] = set()
+        todo = [str(directory_id)]
+        while todo:
+            current = todo.pop()
+            for row in self._all(
+                "SELECT absorbed FROM linkage_merges WHERE survivor = ? AND undone_at IS NULL",
+                (current,),
+            ):
+                absorbed = row["absorbed"]
+                if absorbed not in found and absorbed != str(directory_id):
+                    found.add(absorbed)
+                    todo.append(absorbed)
+        return [DirectoryId(d) for d in sorted(found)]
+
+    def forget(self, directory_id: DirectoryId | str) -> int:
+        """Delete every merge naming the record, as survivor or absorbed,
+        undone or not (the record is being destroyed, RET-5: a merge keeps the
+        survivor's earlier contributions). Returns how many. Inside the
+        caller's transaction."""
+        with self.store.lock:
+            cursor = self.store.connection.execute(
+                "DELETE FROM linkage_merges WHERE survivor = ? OR absorbed = ?",
+                (str(directory_id), str(directory_id)),
+            )
+            return cursor.rowcount
+
     def merges_of(self, directory_id: DirectoryId | str) -> list[MergeReceipt]:
         """Every merge naming the record, as survivor or absorbed, oldest first."""
         rows = self._all(
             "SELECT * FROM linkage_merges WHERE survivor = ? OR absorbed = ? ORDER BY merged_at",
             (str(directory_id), str(directory_id)),
         )
-        return [
-            MergeReceipt(
-                merge_id=r["merge_id"],
-                survivor=DirectoryId(r["survivor"]),
-                absorbed=DirectoryId(r["absorbed"]),
-                merged_at=datetime.fromisoformat(r["merged_at"]),
-                merged_by=r["merged_by"],
-                undone_at=None
-                if r["undone_at"] is None
-                else datetime.fromisoformat(r["undone_at"]),
-                undone_by=r["undone_by"],
-            )
-            for r in rows
-        ]
+        return [_receipt(r) for r in rows]
+
+
+def _receipt(r: Any) -> MergeReceipt:
+    return MergeReceipt(
+        merge_id=r["merge_id"],
+        survivor=DirectoryId(r["survivor"]),
+        absorbed=DirectoryId(r["absorbed"]),
+        merged_at=datetime.fromisoformat(r["merged_at"]),
+        merged_by=r["merged_by"],
+        undone_at=None if r["undone_at"] is None else datetime.fromisoformat(r["undone_at"]),
+        undone_by=r["undone_by"],
+    )

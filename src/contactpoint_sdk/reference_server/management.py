@@ -35,6 +35,19 @@ directory, and what practitioners may ask of it:
   (:mod:`.records`).
 - **Retention extension** (RET-2): the team records the young person's
   consent to stay past 18.
+- **Merge and unmerge** (SUP-7, SHLD-5, SHLD-7): the team of either
+  record's authority makes two live records of one child one
+  (:meth:`Management.merge_records`, with
+  :class:`~.linkage_merge.RecordMerger`: the absorbed record is retired, its
+  sources, services and any shield move to the survivor), and can undo it
+  (:meth:`Management.unmerge_records`). The two may be different
+  authorities' records: one child, one record, across authority boundaries
+  (SUP-7), and the survivor's authority is then its newest supply's.
+  Refused: a record shielded on an adoption ground (SHLD-5: pre- and
+  post-adoption records are never linked) and a pair the rules call two
+  children (twins, siblings: SUP-7). Both are audited (``records_merged``,
+  ``records_unmerged``) by directory identifier and merge identifier only.
+  Needs a SQLite store (the merges live in its database).
 
 Every refusal is a :class:`~contactpoint_sdk.errors.NotPermitted` or
 :class:`~contactpoint_sdk.errors.PolicyRefusal` with its rule ID.
@@ -51,6 +64,7 @@ import attrs
 
 from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import (
+    ConfigurationError,
     NotPermitted,
     PolicyRefusal,
     RecordNotFound,
@@ -93,6 +107,7 @@ from contactpoint_sdk.reference_server.entities import (
     UniversalServiceGap,
 )
 from contactpoint_sdk.reference_server.ingest import Ingestor
+from contactpoint_sdk.reference_server.linkage_merge import MergeReceipt, RecordMerger
 from contactpoint_sdk.reference_server.matching import MatchOutcome, MatchResult
 from contactpoint_sdk.reference_server.records import RecordKeeper, WorkingChild
 from contactpoint_sdk.reference_server.registry import SupplierRegistry
@@ -145,6 +160,7 @@ class Management:
         clock: Clock,
         settings: PolicySettings,
         emit: Emit,
+        merger: RecordMerger | None = None,
     ) -> None:
         self.store = store
         self.keeper = keeper
@@ -153,6 +169,7 @@ class Management:
         self.clock = clock
         self.settings = settings
         self.emit = emit
+        self.merger = merger
 
     # --- helpers -------------------------------------------------------------
 
@@ -720,6 +737,77 @@ class Management:
             ]
         )
         return record
+
+    # --- merge and unmerge (SUP-7, SHLD-5, SHLD-7) ------------------------------------
+
+    def _merger(self) -> RecordMerger:
+        if self.merger is None:
+            raise ConfigurationError("merging records needs a SqliteStore (its merges table)")
+        return self.merger
+
+    def _require_team_of_either(
+        self,
+        by: Viewer,
+        survivor: DirectoryId,
+        absorbed: DirectoryId,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        """Refuse (``NotPermitted``, SUP-7) anyone but the management team of
+        the authority of one of the two records (``RecordNotFound`` if the
+        survivor is not live), or of one of ``also``. The absorbed record's
+        authority is its own row's, kept as it was when it was retired."""
+        survivor_la = self._live_record(survivor).local_authority
+        row = self.store.get_child(str(absorbed))
+        allowed = (survivor_la, None if row is None else row.local_authority, *also)
+        if not any(by.is_management_team_for(la) for la in allowed if la is not None):
+            require_management_team(by, survivor_la, "SUP-7")
+
+    def merge_records(
+        self, survivor: DirectoryId, absorbed: DirectoryId, by: Viewer
+    ) -> MergeReceipt:
+        """Make ``survivor`` hold ``absorbed``'s data and retire ``absorbed``
+        (SUP-7), by the management team of either record's authority (a
+        duplicate across authority boundaries is each team's to resolve).
+
+        Refusals: ``RecordNotFound`` unless both records are live;
+        ``NotPermitted`` (SUP-7) for anyone but those teams; ``PolicyRefusal``
+        SHLD-5 (``adoption_records_never_linked``) if either is shielded on
+        an adoption ground; ``PolicyRefusal`` SUP-7 for the same record twice
+        (``same_record``) or a pair the rules call two children
+        (``looks_like_twin``, ``looks_like_sibling``). One transaction;
+        audited as ``records_merged`` (identifiers only)."""
+        merger = self._merger()
+        with self.store.transaction():
+            self._require_team_of_either(by, survivor, absorbed)
+            receipt, events = merger.merge(
+                survivor, absorbed, by=by.user_id, now=self.clock.now(), today=self.clock.today()
+            )
+        self.emit(events)
+        return receipt
+
+    def unmerge_records(self, merge_id: str, by: Viewer) -> MergeReceipt:
+        """Undo a merge (SUP-7), by the management team of either record's
+        authority (either when they were merged, or the survivor's now):
+        both records live again as they were (a shield the
+        survivor has now stays on it, SHLD-7). ``RecordNotFound`` for an
+        unknown or undone merge, or when the survivor is no longer live;
+        ``NotPermitted`` (SUP-7) for anyone else. Audited as
+        ``records_unmerged``."""
+        merger = self._merger()
+        with self.store.transaction():
+            found = merger.receipt(merge_id)
+            if found is None or found.undone_at is not None:
+                raise RecordNotFound(
+                    "no merge waiting to be undone has that identifier", code="merge_not_found"
+                )
+            self._require_team_of_either(
+                by, found.survivor, found.absorbed, merger.authorities(merge_id)
+            )
+            receipt, events = merger.unmerge(
+                merge_id, by=by.user_id, now=self.clock.now(), today=self.clock.today()
+            )
+        self.emit(events)
+        return receipt
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -227,9 +227,11 @@ class Matcher(Protocol):
         name: PersonName | None = None,
         gender: Gender | None = None,
         address: Address | None = None,
+        parents: Sequence[ParentCarer | LocalAuthorityCarer] = (),
     ) -> MatchResult:
         """The record ``identifiers`` and ``date_of_birth`` (and, where the
-        operation carries them, name, gender and address) belong to."""
+        operation carries them, name, gender, address and parents or carers)
+        belong to (SUP-7, SHLD-7)."""
         ...
 
 
@@ -246,7 +248,10 @@ class StrongIdentifierMatcher:
         name: PersonName | None = None,
         gender: Gender | None = None,
         address: Address | None = None,
+        parents: Sequence[ParentCarer | LocalAuthorityCarer] = (),
     ) -> MatchResult:
+        """See the module notes. ``gender``, ``address`` and ``parents`` are
+        not used: this matcher decides on identifiers and the name guards."""
         keys = identifier_keys(identifiers)
         found: dict[str, None] = {}
         for kind, value in keys:
@@ -341,8 +346,9 @@ class ProbabilisticMatcher:
          (``possible_twin``, ``date_of_birth_differs``, ``gender_differs``,
          ``ambiguous_candidates``) or ``probable_match``.
 
-    ``parents`` is an extra keyword the :class:`Matcher` protocol does not
-    have; the core passes it where it can (``docs/matching.md``).
+    The core passes a supplied child's ``parents`` (the parents' comparison
+    and the ``dgr`` blocking key use them); an operation naming a child by
+    key only passes none.
     """
 
     def __init__(
@@ -390,7 +396,8 @@ class ProbabilisticMatcher:
         """The candidates of ``query``, best first: every one but
         adoption-shielded records, or with ``floor`` only those weighing at
         least that much or sharing the supply's exact name and date of birth
-        (the others cannot be in doubt; leaving them out early saves time)."""
+        (the others cannot be in doubt; leaving them out early saves time),
+        and none the rules call another child (``NEVER``: never in doubt)."""
         weigh = self.model.weight
         scored: list[ScoredCandidate] = []
         for candidate in self.source.candidates(query_keys(query)):
@@ -401,6 +408,8 @@ class ProbabilisticMatcher:
             if floor is not None and weight < floor and not _same_name_and_birth(query, candidate):
                 continue
             verdict, rule = child_verdict(query, candidate, vector)
+            if floor is not None and verdict is Verdict.NEVER:
+                continue
             scored.append(
                 ScoredCandidate(
                     profile=candidate, vector=vector, weight=weight, verdict=verdict, rule=rule

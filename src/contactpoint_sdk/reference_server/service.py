@@ -15,7 +15,10 @@ The parts, each in its own module:
 
 - :mod:`.registry` — accredited suppliers, keys, agreements (SUP-3, SUP-4);
 - :mod:`.ingest` — envelope to receipt (SUP-1..SUP-9, SENS-2, SHLD-7);
-- :mod:`.matching` — which record a supply belongs to (SUP-7, SHLD-7);
+- :mod:`.matching` — which record a supply belongs to (SUP-7, SHLD-7): for
+  a SQLite store, :class:`~.matching.ProbabilisticMatcher` over the linkage
+  index (:mod:`.linkage_index`) unless a matcher is given;
+  :mod:`.linkage_merge` — merging two records of one child, and unmerging;
 - :mod:`.records` — composing a record from its sources; namespacing;
 - :mod:`.jobs` — archive, contact retention, destruction (RET-1..RET-8);
 - :mod:`.management` — shields, brokering, data quality, REC-7, SAR;
@@ -132,9 +135,12 @@ from contactpoint_sdk.reference_server.entities import (
 )
 from contactpoint_sdk.reference_server.ingest import Ingestor
 from contactpoint_sdk.reference_server.jobs import LifecycleJobs
+from contactpoint_sdk.reference_server.linkage_index import SqliteLinkageIndex
+from contactpoint_sdk.reference_server.linkage_merge import MERGED, MergeReceipt, RecordMerger
 from contactpoint_sdk.reference_server.management import Management
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
+    ProbabilisticMatcher,
     StrongIdentifierMatcher,
     identifier_keys,
     name_key,
@@ -153,6 +159,7 @@ from contactpoint_sdk.reference_server.registry import (
     SupplierRegistry,
 )
 from contactpoint_sdk.reference_server.store import (
+    ARCHIVED,
     LIVE,
     ChildQuery,
     ChildRow,
@@ -248,10 +255,20 @@ class DirectoryService:
         self.codec = WireCodec(clock)
         self.settings = settings
         self.encryption_keys = encryption_keys
+        #: The linkage index this directory attached (its default matcher's
+        #: candidates), or ``None`` (a matcher was given, or not SQLite).
+        self.linkage: SqliteLinkageIndex | None = None
+        #: Merges and unmerges (SUP-7), in a SQLite store's database.
+        self.merger: RecordMerger | None = None
+        if matcher is None and isinstance(store, SqliteStore):
+            self.linkage = SqliteLinkageIndex.attach(store)
+            matcher = ProbabilisticMatcher(self.linkage)
         self.matcher: Matcher = matcher or StrongIdentifierMatcher()
         self.audit: AuditSink = audit if audit is not None else MemoryAuditLog()
         self.registry = SupplierRegistry(store)
         self.keeper = RecordKeeper(store, self.codec, settings)
+        if isinstance(store, SqliteStore):
+            self.merger = RecordMerger(store, self.keeper)
         self._ingestor = Ingestor(
             store=store,
             keeper=self.keeper,
@@ -262,7 +279,7 @@ class DirectoryService:
             settings=settings,
             encryption_keys=encryption_keys,
         )
-        self._jobs = LifecycleJobs(store, self.keeper, settings)
+        self._jobs = LifecycleJobs(store, self.keeper, settings, merges=self.merger)
         self.management = Management(
             store=store,
             keeper=self.keeper,
@@ -271,6 +288,7 @@ class DirectoryService:
             clock=clock,
             settings=settings,
             emit=self._emit,
+            merger=self.merger,
         )
         if users is None:
             if not isinstance(store, SqliteStore):
@@ -691,7 +709,8 @@ class DirectoryService:
         with the reason's code, the user and the practitioner. The free text
         of ``other`` is checked but not audited: the log holds codes only.
         Refusals (no or a wrong reason, no such record) are audited as
-        ``record_open_refused``."""
+        ``record_open_refused``. A retired (merged-away) identifier opens the
+        record it now lives in, as :meth:`view` does (SUP-7)."""
         with self.acting_as(session):
             viewer = session.viewer()
             now = self.clock.now()
@@ -705,17 +724,18 @@ class DirectoryService:
                         at=now,
                         action="record_viewed",
                         actor=session.user_id,
-                        directory_id=str(directory_id),
+                        directory_id=str(record.directory_id),
                         code=type(shown).__name__,
                         reason=stated.audit_code,
                         rule="ACC-3",
+                        refs=_merged_from(directory_id, record),
                     )
                 ]
             )
             self.trawling.opened(
                 user_id=session.user_id,
                 viewer=viewer,
-                directory_id=directory_id,
+                directory_id=record.directory_id,
                 record_local_authority=record.local_authority,
                 reason=stated,
                 on_behalf_of=session.acting_for_id,
@@ -771,12 +791,31 @@ class DirectoryService:
 
     # --- reads -----------------------------------------------------------------------
 
-    def record(self, directory_id: DirectoryId) -> ChildRecord:
-        """The live record; ``RecordNotFound`` if archived, destroyed or unknown."""
+    def _current_row(self, directory_id: DirectoryId | str) -> ChildRow | None:
+        """The record's row, or for a retired (merged-away) record its
+        survivor's, following merges in turn (SUP-7)."""
         row = self.store.get_child(str(directory_id))
+        if row is not None and row.state == MERGED and self.merger is not None:
+            survivor = self.merger.merged_into(directory_id)
+            row = None if survivor is None else self.store.get_child(str(survivor))
+        return row
+
+    def record(self, directory_id: DirectoryId) -> ChildRecord:
+        """The live record; ``RecordNotFound`` if archived, destroyed or unknown.
+
+        A retired identifier (a record merged into another, SUP-7) gives the
+        record it now lives in: the returned record's ``directory_id`` is the
+        survivor's, which is how a caller learns of the merge
+        (:meth:`merged_into` says it without reading the record)."""
+        row = self._current_row(directory_id)
         if row is None or row.state != LIVE:
             raise RecordNotFound("no live record has that directory identifier")
         return self.keeper.record_of(row)
+
+    def merged_into(self, directory_id: DirectoryId) -> DirectoryId | None:
+        """The record a retired (merged-away) record now lives in, following
+        merges in turn; ``None`` if it was never merged away (or was unmerged)."""
+        return None if self.merger is None else self.merger.merged_into(directory_id)
 
     def find_by_identifier(self, identifiers: SourceIdentifiers) -> DirectoryId | None:
         """The one live record any of ``identifiers`` names, or ``None`` when
@@ -790,7 +829,9 @@ class DirectoryService:
 
     def view(self, directory_id: DirectoryId, viewer: Viewer) -> AnyChildView:
         """What ``viewer`` may see of the live record now
-        (:func:`~contactpoint_sdk.policy.redaction.view`); audited (ACC-5)."""
+        (:func:`~contactpoint_sdk.policy.redaction.view`); audited (ACC-5).
+        A retired identifier shows the survivor (:meth:`record`); the audit
+        names the survivor, with ``merged_from:<the identifier asked for>``."""
         with self._refusals_audited("record_view", viewer.user_id, directory_id):
             record = self.record(directory_id)
             shown = redact(record, viewer, self.clock.now())
@@ -800,9 +841,10 @@ class DirectoryService:
                     at=self.clock.now(),
                     action="record_viewed",
                     actor=viewer.user_id,
-                    directory_id=str(directory_id),
+                    directory_id=str(record.directory_id),
                     code=type(shown).__name__,
                     rule="ACC-5",
+                    refs=_merged_from(directory_id, record),
                 )
             ]
         )
@@ -863,8 +905,8 @@ class DirectoryService:
                     rule="RET-6",
                 )
             stated = require_reason(reason, purpose=Purpose.ARCHIVE_REVIEW, settings=self.settings)
-            row = self.store.get_child(str(directory_id))
-            if row is None or row.state == LIVE:
+            row = self._current_row(directory_id)
+            if row is None or row.state != ARCHIVED:
                 raise RecordNotFound("no archived record has that directory identifier")
             shown = redact(self.keeper.record_of(row), viewer, self.clock.now())
             if not isinstance(shown, FullRecordView):  # pragma: no cover - policy says full
@@ -1023,6 +1065,28 @@ class DirectoryService:
         with self._refusals_audited("retention_extend", by.user_id, directory_id):
             return self.management.extend_retention(directory_id, extension, by)
 
+    def merge_records(
+        self, survivor: DirectoryId, absorbed: DirectoryId, by: Viewer
+    ) -> MergeReceipt:
+        """Merge two live records of one child (SUP-7): ``survivor`` holds
+        everything, ``absorbed`` is retired (its identifier then leads to the
+        survivor: :meth:`record`, :meth:`merged_into`). The management team
+        of either record's authority only. Refused with a typed error citing
+        its rule: adoption-shielded records (``PolicyRefusal``, SHLD-5), twins
+        and siblings (SUP-7), anyone else (``NotPermitted``, SUP-7). Audited
+        (``records_merged``; a refusal ``records_merge_refused``)."""
+        with self._refusals_audited("records_merge", by.user_id, survivor):
+            receipt = self.management.merge_records(survivor, absorbed, by)
+        self._followed_up(survivor)
+        return receipt
+
+    def unmerge_records(self, merge_id: str, by: Viewer) -> MergeReceipt:
+        """Undo a merge (SUP-7): both records live again. The management team
+        of either record's authority only. Audited (``records_unmerged``; a
+        refusal ``records_unmerge_refused``)."""
+        with self._refusals_audited("records_unmerge", by.user_id):
+            return self.management.unmerge_records(merge_id, by)
+
     # --- controls ----------------------------------------------------------------------
 
     def reset(self, *, keep_suppliers: bool = True) -> None:
@@ -1110,6 +1174,7 @@ class DirectoryService:
     def _seed(self, records: list[ChildRecord], *, today: date, now: datetime) -> int:
         existing = self.store.existing_ids([str(r.directory_id) for r in records])
         children: list[ChildRow] = []
+        composed: list[ChildRecord] = []
         contributions: list[ContributionRow] = []
         involvements: list[InvolvementRow] = []
         identifiers: list[tuple[str, str, str, str]] = []
@@ -1151,6 +1216,7 @@ class DirectoryService:
             )
             record = compose(original.directory_id, (contribution,), stored, state)
             children.append(self.keeper.child_row(record, state, today=today, now=now))
+            composed.append(record)
             contributions.append(
                 ContributionRow(
                     directory_id=key,
@@ -1175,8 +1241,22 @@ class DirectoryService:
                 (kind, value, key, SEED_SUPPLIER)
                 for kind, value in identifier_keys(original.identifiers)
             )
-        self.store.bulk_insert(children, contributions, involvements, identifiers)
+        if self.linkage is None:
+            self.store.bulk_insert(children, contributions, involvements, identifiers)
+            return len(children)
+        # Seeded children are distinct by construction: they are never matched,
+        # and they are indexed for the matcher from the models in hand rather
+        # than by the triggers re-reading each row (one transaction either way).
+        with self.store.transaction(), self.linkage.paused():
+            self.store.bulk_insert(children, contributions, involvements, identifiers)
+            self.linkage.index_records(composed)
         return len(children)
+
+
+def _merged_from(asked: DirectoryId | str, record: ChildRecord) -> tuple[str, ...]:
+    """Audit refs naming the retired identifier a caller asked for, if the
+    record shown is its survivor."""
+    return () if str(asked) == str(record.directory_id) else (f"merged_from:{asked}",)
 
 
 def _key(name: str | None) -> str | None:

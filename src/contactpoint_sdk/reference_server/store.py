@@ -121,7 +121,7 @@ class ChildRow:
     other columns are indexed copies (dates as ISO text)."""
 
     directory_id: str
-    state: str  # "live" or "archived"
+    state: str  # "live", "archived", or "merged" (absorbed by another record)
     local_authority: str | None
     date_of_birth: str
     given_key: str
@@ -277,6 +277,10 @@ class Store(CandidateIndex, Protocol):
     def get_contributions(self, directory_id: str) -> list[ContributionRow]: ...
 
     def put_contribution(self, row: ContributionRow) -> None: ...
+
+    def delete_contribution(self, directory_id: str, supplier_id: str) -> None:
+        """Delete one supplier's contribution to a record (an unmerge, SUP-7)."""
+        ...
 
     def get_involvements(self, directory_id: str) -> list[InvolvementRow]: ...
 
@@ -617,6 +621,7 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._savepoints = 0
+        self._extra_tables: list[str] = []
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -848,6 +853,12 @@ class SqliteStore:
             ),
         )
 
+    def delete_contribution(self, directory_id: str, supplier_id: str) -> None:
+        self._run(
+            "DELETE FROM contributions WHERE directory_id = ? AND supplier_id = ?",
+            (directory_id, supplier_id),
+        )
+
     def get_involvements(self, directory_id: str) -> list[InvolvementRow]:
         return [
             InvolvementRow(
@@ -982,7 +993,8 @@ class SqliteStore:
 
     def shielded_born_on(self, date_of_birth: date) -> list[CandidateSummary]:
         rows = self._all(
-            self._SUMMARY + "date_of_birth = ? AND shielded = 1",
+            # A merged-away record is not a candidate: its survivor holds the shield.
+            self._SUMMARY + "date_of_birth = ? AND shielded = 1 AND state != 'merged'",
             (date_of_birth.isoformat(),),
         )
         return [self._summary(r) for r in rows]
@@ -1210,9 +1222,19 @@ class SqliteStore:
             found.update(r["directory_id"] for r in rows)
         return found
 
+    def add_data_table(self, name: str) -> None:
+        """Name a table another part of the directory keeps in this database
+        (merges, :mod:`.linkage_merge`) for :meth:`reset` to empty with the
+        rest. ``name`` must be a plain identifier."""
+        if not name.isidentifier():
+            raise ValueError("a table name is a plain identifier")
+        with self._lock:
+            if name not in self._extra_tables:
+                self._extra_tables.append(name)
+
     def reset(self, *, keep_suppliers: bool) -> None:
         with self.transaction():
-            for table in _DATA_TABLES:
+            for table in (*_DATA_TABLES, *self._extra_tables):
                 self._run(f"DELETE FROM {table}")  # noqa: S608
             if keep_suppliers:
                 self._run("UPDATE suppliers SET last_sequence = 0")
