@@ -285,3 +285,101 @@ def test_a_wrong_passphrase_fails_before_reading(
     monkeypatch.setenv("CONTACTPOINT_KEY_PASSPHRASE", "wrong horse")
     assert run(school.argv("roll-autumn.xml")) == 1
     assert not school.db.exists()
+
+
+# --- Stale files (SUP-8) -------------------------------------------------------------
+
+
+def test_an_older_file_is_refused_whole_and_nothing_is_sent(
+    school: School, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(school.argv("roll-autumn.xml")) == 0
+    assert run(school.argv("roll-spring.xml")) == 0
+    roster_before = school.roster.read_bytes()
+    spring = _records(school, _roll(school, "roll-spring.xml"))
+    capsys.readouterr()
+    assert run(school.argv("roll-autumn.xml")) == 1
+    out = capsys.readouterr().out
+    assert (
+        "roll-autumn.xml: refused (SUP-8): Header/DateTime 2025-10-01T09:00:00 is older than "
+        "the last file accepted for school 8014002 (2026-01-12T09:00:00)"
+    ) in out
+    assert "[ctf_stale]" in out
+    assert "sent:" not in out
+    assert school.roster.read_bytes() == roster_before  # untouched
+    assert _records(school, _roll(school, "roll-spring.xml")) == spring  # nothing sent
+    # the same cut of the autumn roll, as a broken sample, is refused too
+    assert run(school.argv("broken-missing-upn.xml", "--partial")) == 1
+    assert "[ctf_stale]" in capsys.readouterr().out
+
+
+def test_allow_older_sends_an_older_file_deliberately(
+    school: School, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(school.argv("roll-autumn.xml")) == 0
+    assert run(school.argv("roll-spring.xml")) == 0
+    capsys.readouterr()
+    assert run(school.argv("roll-autumn.xml", "--allow-older")) == 0
+    out = capsys.readouterr().out
+    assert "sent: 8 (2 joiners, 3 changes, 3 leavers)" in out
+    # the mark stays at the newest file: spring is still accepted, and autumn
+    # is refused again without the option
+    assert run(school.argv("roll-autumn.xml")) == 1
+    assert "[ctf_stale]" in capsys.readouterr().out
+    assert run(school.argv("roll-spring.xml")) == 0
+    assert "accepted: 8; rejected: 0" in capsys.readouterr().out
+
+
+def test_the_same_file_again_is_not_stale(
+    school: School, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(school.argv("roll-spring.xml")) == 0
+    capsys.readouterr()
+    assert run(school.argv("roll-spring.xml")) == 0  # equal DateTime: the same export
+    assert "sent: 0 " in capsys.readouterr().out
+
+
+def test_a_file_without_a_date_after_a_dated_one_is_refused(
+    school: School, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(school.argv("roll-autumn.xml")) == 0
+    text = school.sample("roll-spring.xml").read_text(encoding="utf-8")
+    start, end = text.index("<DateTime>"), text.index("</DateTime>") + len("</DateTime>")
+    school.sample("undated.xml").write_text(text[:start] + text[end:], encoding="utf-8")
+    capsys.readouterr()
+    assert run(school.argv("undated.xml")) == 1
+    out = capsys.readouterr().out
+    assert "refused (SUP-8): Header/DateTime is missing" in out
+    assert run(school.argv("undated.xml", "--allow-older")) == 0
+
+
+def test_a_dry_run_checks_staleness_but_records_nothing(
+    school: School, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(school.argv("roll-autumn.xml")) == 0
+    assert run(school.argv("roll-spring.xml", "--dry-run")) == 0
+    capsys.readouterr()
+    assert run(school.argv("roll-autumn.xml")) == 0  # spring was never accepted
+    assert "sent: 0 " in capsys.readouterr().out
+
+
+def test_a_roster_written_before_the_stale_check_still_opens() -> None:
+    import json
+
+    from contactpoint_sdk.supply.roster import Roster
+
+    raw = json.dumps(
+        {
+            "format": "contactpoint-roster/1",
+            "supplier_id": SUPPLIER,
+            "last_sequence": 7,
+            "schools": {},
+        }
+    ).encode()
+    roster = Roster.from_json(raw)
+    assert roster.files == {}
+    roster.check_not_older("8014002", None)  # nothing accepted yet: any file goes
+    moment = datetime(2026, 1, 12, 9, 0)
+    roster.record_file("8014002", moment)
+    roster.record_file("8014002", datetime(2025, 10, 1, 9, 0))  # only moves forward
+    assert Roster.from_json(roster.to_json()).files == {"8014002": moment}

@@ -47,21 +47,39 @@ from contactpoint_sdk.accreditation.signing import (
     sign_result,
     verify_result,
 )
+from contactpoint_sdk.cli._options import EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["add_accredit_arguments", "load_harness", "write_outputs"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def add_accredit_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``run``, ``verify``, ``diff`` and ``keygen`` under ``accredit``."""
     actions = parser.add_subparsers(dest="accredit_action", required=True, metavar="ACTION")
 
-    run = actions.add_parser("run", help="run a test plan against a system under test")
-    run.add_argument("--plan", choices=sorted(PLANS), default="supplier")
-    run.add_argument("--mode", choices=("harness", "blackbox"), default="harness")
+    run = actions.add_parser(
+        "run",
+        help="run a test plan against a system under test",
+        description="Run the supplier or look-up plan against a system under test: in "
+        "harness mode through the vendor's adapter and an in-process directory, in black-box "
+        "mode over HTTPS on loopback with each step printed for the tester. Writes "
+        "report.json, report.junit.xml, report.html and result.signed.json into --out.",
+        epilog="Exit codes: 0 every required test passed; 1 a required test did not pass "
+        "(fail, skip, error or review); 2 bad usage.",
+    )
+    run.add_argument(
+        "--plan",
+        choices=sorted(PLANS),
+        default="supplier",
+        help="the test plan: supplier (systems that supply) or lookup (systems that embed "
+        "look-up); default supplier",
+    )
+    run.add_argument(
+        "--mode",
+        choices=("harness", "blackbox"),
+        default="harness",
+        help="harness: drive the vendor's adapter in-process (needs --harness); blackbox: "
+        "serve the directory on loopback and tell the tester each step; default harness",
+    )
     run.add_argument(
         "--harness", metavar="MODULE:ATTR", help="the harness (a class, factory or instance)"
     )
@@ -86,20 +104,41 @@ def add_accredit_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.set_defaults(handler=run_accredit)
 
-    verify = actions.add_parser("verify", help="check a signed result; refuse any altered one")
+    verify = actions.add_parser(
+        "verify",
+        help="check a signed result; refuse any altered one",
+        description="Check a signed accreditation result: its canonical form, the Ed25519 "
+        "signature, and (with --trust) that the signer holds a known tester's key.",
+        epilog="Exit codes: 0 the result verifies; 1 it was altered, is malformed or is "
+        "signed by an untrusted key; 2 bad usage.",
+    )
     verify.add_argument("report", type=Path, help="result.signed.json")
     verify.add_argument(
         "--trust", type=Path, action="append", help="a public key (PEM) the signer must hold"
     )
     verify.set_defaults(handler=run_verify)
 
-    compare = actions.add_parser("diff", help="compare a run with a known-good run")
+    compare = actions.add_parser(
+        "diff",
+        help="compare a run with a known-good run",
+        description="List every test whose status changed between a run and a known-good "
+        "run (either file may be a report or a signed result).",
+        epilog="Exit codes: 0 no regression; 1 a test that passed in the known-good run does "
+        "not pass now; 2 bad usage.",
+    )
     compare.add_argument("run", type=Path, help="report.json (or result.signed.json) of the run")
     compare.add_argument("known_good", type=Path, help="the known-good run's report")
     compare.set_defaults(handler=run_diff)
 
-    keygen = actions.add_parser("keygen", help="make a tester's Ed25519 signing key (PEM)")
-    keygen.add_argument("path", type=Path)
+    keygen = actions.add_parser(
+        "keygen",
+        help="make a tester's Ed25519 signing key (PEM)",
+        description="Make a tester's Ed25519 signing key (PEM, readable by its owner only) "
+        "and its public key beside it (NAME.pub.pem), for 'accredit run --signing-key' and "
+        "'accredit verify --trust'.",
+        epilog=EXIT_CODES,
+    )
+    keygen.add_argument("path", type=Path, help="where to write the private key (PEM)")
     keygen.set_defaults(handler=run_keygen)
 
 

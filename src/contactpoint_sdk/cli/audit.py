@@ -15,7 +15,6 @@ it with ``--out``): the head an auditor saves and later verifies against.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sqlite3
@@ -24,22 +23,33 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contactpoint_sdk.cli._options import (
+    EXIT_CODES,
+    PASSPHRASE_ENV,
+    add_key_ring_argument,
+    add_passphrase_argument,
+    read_passphrase,
+)
 from contactpoint_sdk.errors import ConfigurationError
 from contactpoint_sdk.reference_server.audit_log import MerkleAuditLog, verify_log_file
 from contactpoint_sdk.supply.keys import KeyRing, SigningKey
 
 __all__ = ["add_audit_arguments", "run_audit"]
 
-PASSPHRASE_ENV = "CONTACTPOINT_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 #: Discrepancies printed after the first, at most.
 _LISTED = 20
 
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``audit`` subcommands."""
+    """The ``audit`` subcommands: ``verify`` and ``head``."""
     actions = parser.add_subparsers(dest="audit_action", required=True, metavar="ACTION")
     verify = actions.add_parser(
-        "verify", help="prove the audit log whole against a saved signed tree head"
+        "verify",
+        help="prove the audit log whole against a saved signed tree head",
+        description="Re-read and re-hash every entry of the audit log (the file opened "
+        "read-only) and prove it whole against a signed tree head saved earlier (ACC-5).",
+        epilog="Exit codes: 0 the log is whole; 1 a discrepancy (the first described, then "
+        "the others) or a signature that does not verify; 2 bad usage; 130 interrupted.",
     )
     verify.add_argument("database", type=Path, help="the SQLite file holding the audit log")
     verify.add_argument(
@@ -52,17 +62,17 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
         help="the directory's Ed25519 public key: a JWK or a JWKS file",
     )
     verify.add_argument("--json", action="store_true", help="print the whole report as JSON")
-    head = actions.add_parser("head", help="sign the log's current tree head and print it")
+    head = actions.add_parser(
+        "head",
+        help="sign the log's current tree head and print it",
+        description="Sign the audit log's current tree head with the key ring's current key, "
+        "keep it in the log and print it (or write it with --out): the head an auditor "
+        "saves and later verifies against.",
+        epilog=f"The passphrase is read from ${PASSPHRASE_ENV} (or --passphrase-env). {EXIT_CODES}",
+    )
     head.add_argument("database", type=Path, help="the SQLite file holding the audit log")
-    head.add_argument(
-        "--key-ring", type=Path, required=True, help="the directory's signing key ring"
-    )
-    head.add_argument(
-        "--passphrase-env",
-        default=PASSPHRASE_ENV,
-        metavar="VAR",
-        help=f"environment variable holding the passphrase (default {PASSPHRASE_ENV})",
-    )
+    add_key_ring_argument(head, text="the directory's signing key ring")
+    add_passphrase_argument(head)
     head.add_argument("--out", type=Path, help="write the head to this file, not stdout")
     parser.set_defaults(handler=run_audit)
 
@@ -101,24 +111,10 @@ def _verify(database: Path, head_path: Path, key_path: Path, *, as_json: bool) -
     return 1
 
 
-def _passphrase(variable: str) -> str:
-    value = os.environ.get(variable)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise ConfigurationError(
-            f"no passphrase: set {variable} (or run at a terminal to be asked)"
-        )
-    entered = getpass.getpass("key ring passphrase: ")
-    if not entered:
-        raise ConfigurationError("an empty passphrase protects nothing")
-    return entered
-
-
 def _head(database: Path, ring_path: Path, variable: str, out: Path | None) -> int:
     _require_audit_log(database)
     ring = KeyRing.from_encrypted_json(
-        _read(ring_path, "the key ring"), _passphrase(variable), key_type=SigningKey
+        _read(ring_path, "the key ring"), read_passphrase(variable), key_type=SigningKey
     )
     key = ring.current(datetime.now(UTC))
     with MerkleAuditLog(database) as log:

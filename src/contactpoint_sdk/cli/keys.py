@@ -13,7 +13,6 @@ readable by their owner only.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -22,12 +21,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from contactpoint_sdk.cli._options import (
+    EXIT_CODES,
+    PASSPHRASE_ENV,
+    add_passphrase_argument,
+    read_passphrase,
+)
 from contactpoint_sdk.errors import ConfigurationError, KeyMaterialError
 from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing, SigningKey
 
-__all__ = ["add_keys_arguments", "run_keys"]
+__all__ = ["PASSPHRASE_ENV", "add_keys_arguments", "read_passphrase", "run_keys"]
 
-PASSPHRASE_ENV = "CONTACTPOINT_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+#: Said under each ``keys`` action's help.
+EPILOG = f"The passphrase is read from ${PASSPHRASE_ENV} (or --passphrase-env). {EXIT_CODES}"
 _KINDS: dict[str, type[SigningKey] | type[EncryptionKey]] = {
     "signing": SigningKey,
     "encryption": EncryptionKey,
@@ -35,9 +41,15 @@ _KINDS: dict[str, type[SigningKey] | type[EncryptionKey]] = {
 
 
 def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``keys`` subcommands."""
+    """The ``keys`` subcommands: ``new``, ``list``, ``public``, ``rotate``."""
     actions = parser.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
-    new = actions.add_parser("new", help="create a key ring with one new key")
+    new = actions.add_parser(
+        "new",
+        help="create a key ring with one new key",
+        description="Create a key ring file holding one new key, its private part encrypted "
+        "under the passphrase. An existing file is never overwritten (use rotate).",
+        epilog=EPILOG,
+    )
     new.add_argument("file", type=Path, help="the key ring file to create")
     new.add_argument(
         "--kind",
@@ -45,71 +57,62 @@ def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
         default="signing",
         help="signing (a supplier's Ed25519 keys, default) or encryption (a directory's X25519)",
     )
-    _passphrase_argument(new)
-    listing = actions.add_parser("list", help="list the keys in a ring (no passphrase needed)")
-    listing.add_argument("file", type=Path)
+    add_passphrase_argument(new)
+    listing = actions.add_parser(
+        "list",
+        help="list the keys in a ring (no passphrase needed)",
+        description="List a key ring's keys: ID, validity, and whether each is still valid. "
+        "Reads only the ring's readable listing: no passphrase needed.",
+        epilog=EPILOG,
+    )
+    listing.add_argument("file", type=Path, help="the key ring file")
     public = actions.add_parser(
-        "public", help="print the public keys (JWKS) to register with the directory"
+        "public",
+        help="print the public keys (JWKS) to register with the directory",
+        description="Print the ring's public keys that are not expired, as a JWKS: what the "
+        "directory's operator registers for a supplier (SUP-3, SUP-5).",
+        epilog=EPILOG,
     )
-    public.add_argument("file", type=Path)
-    _passphrase_argument(public)
+    public.add_argument("file", type=Path, help="the key ring file")
+    add_passphrase_argument(public)
     rotate = actions.add_parser(
-        "rotate", help="add a new current key; the old ones stay valid for the overlap"
+        "rotate",
+        help="add a new current key; the old ones stay valid for the overlap",
+        description="Add a new current key to the ring; the previous keys stay valid for "
+        "--overlap-days, so envelopes signed just before rotation still verify.",
+        epilog=EPILOG,
     )
-    rotate.add_argument("file", type=Path)
+    rotate.add_argument("file", type=Path, help="the key ring file")
     rotate.add_argument(
         "--overlap-days",
         type=int,
         default=14,
         help="days the previous keys stay valid after rotation (default 14)",
     )
-    _passphrase_argument(rotate)
+    add_passphrase_argument(rotate)
     parser.set_defaults(handler=run_keys)
-
-
-def _passphrase_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--passphrase-env",
-        default=PASSPHRASE_ENV,
-        metavar="VAR",
-        help=f"environment variable holding the passphrase (default {PASSPHRASE_ENV})",
-    )
 
 
 def run_keys(args: argparse.Namespace) -> int:
     """Run one ``keys`` action; returns the exit code."""
-    now = datetime.now(UTC)
+    # Whole seconds: a key valid "from now" is then valid at once for a
+    # directory whose clock reads whole seconds (the reference directory's).
+    now = datetime.now(UTC).replace(microsecond=0)
     action: str = args.keys_action
     if action == "new":
-        return _new(args.file, args.kind, _passphrase(args.passphrase_env, confirm=True), now)
+        return _new(args.file, args.kind, read_passphrase(args.passphrase_env, confirm=True), now)
     if action == "list":
         return _list(args.file, now)
-    ring = _load(args.file, _passphrase(args.passphrase_env, confirm=False))
+    ring = _load(args.file, read_passphrase(args.passphrase_env, confirm=False))
     if action == "public":
         sys.stdout.write(json.dumps(ring.public_key_set(now).to_jwks(), indent=2) + "\n")
         return 0
     if args.overlap_days < 0:
         raise ConfigurationError("--overlap-days cannot be negative")
     new_key = ring.rotate(now, timedelta(days=args.overlap_days))
-    _write(args.file, ring.to_encrypted_json(_passphrase(args.passphrase_env, confirm=False)))
+    _write(args.file, ring.to_encrypted_json(read_passphrase(args.passphrase_env, confirm=False)))
     print(f"rotated: new current key {new_key.kid}; previous keys valid {args.overlap_days} days")
     return 0
-
-
-def _passphrase(variable: str, *, confirm: bool) -> str:
-    value = os.environ.get(variable)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise ConfigurationError(
-            f"no passphrase: set {variable} (or run at a terminal to be asked)"
-        )
-    first = getpass.getpass("key ring passphrase: ")
-    if confirm and getpass.getpass("again: ") != first:
-        raise ConfigurationError("the passphrases do not match")
-    if not first:
-        raise ConfigurationError("an empty passphrase protects nothing")
-    return first
 
 
 def _new(path: Path, kind: str, passphrase: str, now: datetime) -> int:

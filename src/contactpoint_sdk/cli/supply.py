@@ -10,8 +10,11 @@ it, signed and encrypted, one way (SUP-1, SUP-5)::
 
 1. **Read** the file safely and as a stream (:mod:`contactpoint_sdk.supply.ctf`):
    a DTD, an entity or an external reference refuses the whole file before
-   anything is sent (SUP-5); a pupil with problems is reported by position and
-   field, and the others still go.
+   anything is sent (SUP-5); so does a file whose ``Header/DateTime`` is older
+   than the last file accepted for the school (:class:`~contactpoint_sdk.supply.ctf.CtfStale`,
+   SUP-8: an old export would undo the school's later corrections;
+   ``--allow-older`` sends it deliberately). A pupil with problems is reported
+   by position and field, and the others still go.
 2. **Diff** against what the directory last accepted from this supplier for
    this school (:mod:`contactpoint_sdk.supply.roster`, encrypted under the key
    ring's passphrase): only joiners, changes and leavers are sent. Leavers are
@@ -27,7 +30,7 @@ it, signed and encrypted, one way (SUP-1, SUP-5)::
 
 Exit codes: 0 everything in the file is in the directory; 1 something was
 rejected, not sendable, or the supply stopped (the file refused, the directory
-unreachable); 2 bad usage.
+unreachable); 2 bad usage; 130 interrupted.
 
 Where the directory is:
 
@@ -55,7 +58,19 @@ import attrs
 import httpx
 from tqdm import tqdm
 
-from contactpoint_sdk.cli.keys import PASSPHRASE_ENV, _passphrase
+from contactpoint_sdk.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PASSPHRASE_ENV,
+    add_agreement_argument,
+    add_ca_cert_argument,
+    add_directory_argument,
+    add_key_ring_argument,
+    add_passphrase_argument,
+    add_supplier_argument,
+    read_passphrase,
+)
 from contactpoint_sdk.clock import Clock, SystemClock
 from contactpoint_sdk.errors import (
     ConfigurationError,
@@ -100,24 +115,21 @@ def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
         "ctf",
         help="supply a school's roll from a DfE Common Transfer File (only what changed)",
         description="Supply a school's roll from a DfE Common Transfer File: joiners, "
-        "changes and leavers since the last run, signed and encrypted (SUP-2, SUP-5).",
+        "changes and leavers since the last run, signed and encrypted (SUP-2, SUP-5). "
+        "A malicious file (a DTD, entities, an external reference) is refused whole; so is a "
+        "file older than the last one accepted for the school (SUP-8).",
+        epilog=f"The passphrase is read from ${PASSPHRASE_ENV} (or --passphrase-env). "
+        "Exit codes: 0 everything in the file is in the directory; 1 something was rejected, "
+        "not sendable, or the supply stopped (the file refused, the directory unreachable); "
+        "2 bad usage; 130 interrupted.",
     )
     ctf.add_argument("file", type=Path, help="the CTF file (XML) the school's MIS exported")
-    ctf.add_argument(
-        "--key-ring", type=Path, required=True, help="the supplier's signing key ring file"
-    )
-    ctf.add_argument(
-        "--passphrase-env",
-        default=PASSPHRASE_ENV,
-        metavar="VAR",
-        help=f"environment variable holding the key ring's passphrase (default {PASSPHRASE_ENV})",
-    )
-    ctf.add_argument("--supplier-id", required=True, help="this supplier's ID, as accredited")
-    ctf.add_argument(
-        "--agreement-id", required=True, help="the operational agreement supply is made under"
-    )
+    add_key_ring_argument(ctf, text="the supplier's signing key ring (contactpoint keys new)")
+    add_passphrase_argument(ctf)
+    add_supplier_argument(ctf, text="this supplier's ID, as accredited (SUP-3)")
+    add_agreement_argument(ctf, text="the operational agreement supply is made under (SUP-4)")
     where = ctf.add_mutually_exclusive_group(required=True)
-    where.add_argument("--directory", metavar="URL", help="the directory's base URL (https://)")
+    add_directory_argument(where)
     where.add_argument(
         "--reference-directory",
         type=Path,
@@ -125,12 +137,7 @@ def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
         help="the reference directory in this process, kept in this SQLite file "
         "(demos and tests only; registers the supplier with the key ring's keys)",
     )
-    ctf.add_argument(
-        "--ca-cert",
-        type=Path,
-        metavar="PEM",
-        help="trust this CA for --directory (e.g. contactpoint serve's CONTACTPOINT_CA_FILE)",
-    )
+    add_ca_cert_argument(ctf)
     ctf.add_argument(
         "--roster",
         type=Path,
@@ -145,6 +152,12 @@ def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ctf.add_argument(
         "--dry-run", action="store_true", help="read and compare only: send nothing, change nothing"
+    )
+    ctf.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="send a file older than the last one accepted for the school, deliberately "
+        "(refused otherwise: SUP-8)",
     )
     ctf.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run_supply)
@@ -201,8 +214,20 @@ class _CountingReader:
         return data
 
 
-def _plan(path: Path, roster: Roster, *, partial: bool, today: date, progress: bool) -> _Plan:
-    """Read the file and decide what to send (module notes, steps 1 and 2)."""
+def _plan(
+    path: Path,
+    roster: Roster,
+    *,
+    partial: bool,
+    today: date,
+    progress: bool,
+    allow_older: bool = False,
+) -> _Plan:
+    """Read the file and decide what to send (module notes, steps 1 and 2).
+
+    :raises CtfRefused: the file is refused whole (unsafe, malformed, or
+        older than the last one accepted for its school, unless ``allow_older``).
+    """
     size = path.stat().st_size
     with (
         path.open("rb") as handle,
@@ -219,6 +244,8 @@ def _plan(path: Path, roster: Roster, *, partial: bool, today: date, progress: b
     ):
         header = stream.header
         laestab = header.source.laestab
+        if not allow_older:
+            roster.check_not_older(laestab, header.created_at)
         previous = roster.school(laestab)
         plan = _Plan(header=header)
         school = header.school
@@ -507,7 +534,7 @@ def _report_sent(plan: _Plan, outcome: _Outcome, out: IO[str], *, dry_run: bool)
 
 def _usage(message: str) -> int:
     print(f"contactpoint supply ctf: {message}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def _load_ring(path: Path, passphrase: str) -> KeyRing[SigningKey]:
@@ -534,7 +561,7 @@ def run_supply(args: argparse.Namespace) -> int:
             check_identifier(value, path=path, what=what)
         except ValidationError as error:
             return _usage(str(error))
-    passphrase = _passphrase(args.passphrase_env, confirm=False)
+    passphrase = read_passphrase(args.passphrase_env)
     ring = _load_ring(args.key_ring, passphrase)
     roster_path: Path = args.roster or args.key_ring.parent / f"{args.supplier_id}.roster"
     roster_file = RosterFile(roster_path, passphrase)
@@ -545,21 +572,33 @@ def run_supply(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     out = sys.stdout
     try:
-        plan = _plan(args.file, roster, partial=args.partial, today=now.date(), progress=progress)
+        plan = _plan(
+            args.file,
+            roster,
+            partial=args.partial,
+            today=now.date(),
+            progress=progress,
+            allow_older=args.allow_older,
+        )
     except CtfRefused as refusal:
         rule = f" ({refusal.rule})" if refusal.rule else ""
         print(f"{args.file.name}: refused{rule}: {refusal.message} [{refusal.code}]", file=out)
-        return 1
+        return EXIT_FAILED
     _report_plan(args.file, plan, out)
     if args.dry_run:
         _report_sent(plan, _Outcome(), out, dry_run=True)
-        return 1 if plan.failed else 0
+        return EXIT_FAILED if plan.failed else EXIT_OK
     outcome = _Outcome()
     if plan.items:
         with _Target(args, ring, plan.header.source.la) as target:
             sequence = RosterSequence(roster_file, roster)
             with target.client(args, ring, sequence) as client:
                 outcome = _send(plan, client, roster, roster_file, progress=progress)
+    if outcome.accepted or (plan.unchanged and not plan.items):
+        # The directory holds this file's roll, or the part of it it accepted:
+        # an older file is refused from now on (SUP-8).
+        roster.record_file(plan.header.source.laestab, plan.header.created_at)
+        roster_file.save(roster)
     _report_sent(plan, outcome, out, dry_run=False)
     failed = bool(outcome.rejected or plan.failed or outcome.stopped or plan.leavers_blocked)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK

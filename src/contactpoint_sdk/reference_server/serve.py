@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -68,6 +69,7 @@ from contactpoint_sdk.reference_server.transport import ASGIApp, Receive, Scope,
 
 if TYPE_CHECKING:
     from contactpoint_sdk.reference_server.service import DirectoryService
+    from contactpoint_sdk.supply.keys import PublicKey
 
 __all__ = [
     "DEFAULT_HOST",
@@ -82,6 +84,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
+#: Where the reference directory listens unless told otherwise.
 DEFAULT_HOST: Final = "127.0.0.1"
 #: The only hosts the reference directory listens on.
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -647,6 +650,38 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=1, help="random seed of the synthetic population"
     )
+    from contactpoint_sdk.cli._options import (  # noqa: PLC0415 - cli imports this module
+        add_agreement_argument,
+        add_key_ring_argument,
+        add_passphrase_argument,
+        add_supplier_argument,
+    )
+
+    supplier = parser.add_argument_group(
+        "a supplier to register",
+        "Register one supplier before serving (SUP-3), so `contactpoint supply ctf "
+        "--directory URL --ca-cert PEM` can supply at once: --supplier-id, --key-ring and "
+        "--agreement-id together. Others can be registered through POST "
+        "/v1/_control/suppliers.",
+    )
+    add_supplier_argument(supplier, required=False, text="the supplier's ID (SUP-3)")
+    add_key_ring_argument(
+        supplier,
+        required=False,
+        text="the supplier's signing key ring (contactpoint keys new; its passphrase "
+        "from --passphrase-env), or its public keys as a JWKS (contactpoint keys public)",
+    )
+    add_agreement_argument(
+        supplier,
+        required=False,
+        text="the operational agreement it supplies under (SUP-4; every operation allowed)",
+    )
+    supplier.add_argument(
+        "--local-authority",
+        metavar="LA",
+        help="the supplier's local authority (3 digits), if it has one",
+    )
+    add_passphrase_argument(supplier)
 
 
 def _start_time(text: str | None) -> datetime:
@@ -662,10 +697,80 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _supplier_keys(path: Path, variable: str) -> list[PublicKey]:
+    """The public keys in a signing key ring file (opened with the passphrase
+    in ``variable``) or a JWKS file."""
+    from contactpoint_sdk.cli._options import read_passphrase  # noqa: PLC0415
+    from contactpoint_sdk.errors import ConfigurationError, KeyMaterialError  # noqa: PLC0415
+    from contactpoint_sdk.supply.keys import KeyRing, PublicKeySet, SigningKey  # noqa: PLC0415
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path} does not exist") from None
+    except (OSError, ValueError):
+        raise KeyMaterialError(f"{path} is neither a key ring nor a JWKS file") from None
+    if isinstance(data, dict) and "encrypted" in data:
+        ring = KeyRing.from_encrypted_json(text, read_passphrase(variable), key_type=SigningKey)
+        return list(ring.public_key_set())
+    return list(PublicKeySet.from_jwks(data, curve="Ed25519"))
+
+
+def _register_supplier(service: DirectoryService, args: argparse.Namespace) -> None:
+    """Register the supplier the options name (usage checked by :func:`run_serve`)."""
+    from contactpoint_sdk.reference_server.entities import SupplyAgreement  # noqa: PLC0415
+
+    keys = _supplier_keys(args.key_ring, args.passphrase_env)
+    service.register_supplier(
+        args.supplier_id,
+        f"supplier {args.supplier_id}",
+        signing_keys=keys,
+        agreements=[SupplyAgreement(agreement_id=args.agreement_id)],
+        local_authority=args.local_authority,
+    )
+    print(
+        f"registered supplier {args.supplier_id} under agreement {args.agreement_id}: "
+        f"{len(keys)} signing key(s) (SUP-3)",
+        flush=True,
+    )
+
+
+def _supplier_usage(args: argparse.Namespace) -> str | None:
+    named = [
+        name
+        for name, value in (
+            ("--supplier-id", args.supplier_id),
+            ("--key-ring", args.key_ring),
+            ("--agreement-id", args.agreement_id),
+        )
+        if value is not None
+    ]
+    if named and len(named) < 3:
+        return "--supplier-id, --key-ring and --agreement-id go together"
+    if args.local_authority is not None and not named:
+        return "--local-authority goes with --supplier-id"
+    if named:
+        from contactpoint_sdk.errors import ValidationError  # noqa: PLC0415
+        from contactpoint_sdk.models.operations import check_identifier  # noqa: PLC0415
+
+        for value, path, what in (
+            (args.supplier_id, "supplier_id", "a supplier ID"),
+            (args.agreement_id, "agreement_id", "an agreement ID"),
+        ):
+            try:
+                check_identifier(value, path=path, what=what)
+            except ValidationError as error:
+                return str(error)
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
-    """``contactpoint serve``: build the directory and serve it until
-    interrupted. Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage."""
+    """``contactpoint serve``: build the directory, register the supplier the
+    options name, and serve it until interrupted. Exit codes: 0 stopped
+    cleanly (Ctrl+C or SIGTERM), 1 could not start, 2 bad usage."""
     from contactpoint_sdk.clock import MovableClock  # noqa: PLC0415
+    from contactpoint_sdk.errors import ContactPointError  # noqa: PLC0415
     from contactpoint_sdk.reference_server.service import (  # noqa: PLC0415
         REFERENCE_POLICY,
         DirectoryService,
@@ -674,10 +779,14 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         start = _start_time(args.clock)
     except ValueError:
-        print("--clock must be an ISO 8601 date and time", file=sys.stderr)
+        print("contactpoint serve: --clock must be an ISO 8601 date and time", file=sys.stderr)
         return 2
     if args.population < 0:
-        print("--population must be 0 or more", file=sys.stderr)
+        print("contactpoint serve: --population must be 0 or more", file=sys.stderr)
+        return 2
+    problem = _supplier_usage(args)
+    if problem is not None:
+        print(f"contactpoint serve: {problem}", file=sys.stderr)
         return 2
     service: DirectoryService | None = None
     # uvicorn re-raises the signal that stopped it once it has shut down:
@@ -690,6 +799,8 @@ def run_serve(args: argparse.Namespace) -> int:
         service = DirectoryService.in_memory(
             clock=MovableClock(start), path=args.database, settings=REFERENCE_POLICY
         )
+        if args.supplier_id is not None:
+            _register_supplier(service, args)
         if args.population:
             service.seed_population(args.population, args.seed)
         serve(
@@ -700,6 +811,8 @@ def run_serve(args: argparse.Namespace) -> int:
             require_client_cert=args.require_client_cert,
             tls_dir=args.tls_dir,
         )
+    except ContactPointError:
+        raise  # the command line prints it: one line, exit 1
     except (OSError, ValueError) as error:
         print(f"contactpoint serve: {error}", file=sys.stderr)
         return 1
@@ -708,8 +821,8 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-    with contextlib.suppress(Exception):
-        close = getattr(service, "close", None) if service is not None else None
-        if callable(close):
-            close()
+        with contextlib.suppress(Exception):
+            close = getattr(service, "close", None) if service is not None else None
+            if callable(close):
+                close()
     return 0

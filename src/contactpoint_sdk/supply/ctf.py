@@ -62,12 +62,12 @@ from typing import IO, Final, Protocol, Self, TypeVar
 from xml.etree.ElementTree import Element, ParseError
 
 import attrs
-from defusedxml import (  # type: ignore[import-untyped]  # no stubs in the dev extra
+from defusedxml import (
     DTDForbidden,
     EntitiesForbidden,
     ExternalReferenceForbidden,
 )
-from defusedxml.ElementTree import iterparse  # type: ignore[import-untyped]
+from defusedxml.ElementTree import iterparse
 
 from contactpoint_sdk.errors import ContactPointError, Problem, ValidationError
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
@@ -103,6 +103,7 @@ __all__ = [
     "CtfReadResult",
     "CtfRefused",
     "CtfSchool",
+    "CtfStale",
     "CtfStream",
     "CtfUnsafe",
     "iter_ctf",
@@ -296,6 +297,21 @@ class CtfUnsafe(CtfRefused):
     rule = "SUP-5"
 
 
+class CtfStale(CtfRefused):
+    """A file older than the last one the directory accepted for its school
+    (its ``Header/DateTime`` earlier), or one without a ``DateTime`` after a
+    dated file was accepted: sending it would put back what the school has
+    since corrected (SUP-8, keep the data accurate). Refused whole before
+    anything is sent. Code ``ctf_stale``; :attr:`path` is the field,
+    ``Header/DateTime``.
+    """
+
+    code = "ctf_stale"
+    rule = "SUP-8"
+    #: The field the refusal is about.
+    path = "Header/DateTime"
+
+
 # --- What is read -------------------------------------------------------------------
 
 
@@ -316,6 +332,7 @@ class CtfSchool:
 
     @property
     def laestab(self) -> str:
+        """The LA and establishment numbers joined (``8014002``)."""
         return f"{self.la}{self.estab}"
 
 

@@ -29,6 +29,15 @@ carry no UPN, name or date. Writes are atomic (a temporary file, flushed and
 fsynced, renamed into place; owner-readable only): a crash leaves the old
 roster or the new one, never half of one.
 
+**Stale files** (SUP-8). The roster also keeps, per school, the
+``Header/DateTime`` of the newest file the directory accepted from
+(:meth:`Roster.record_file`); :meth:`Roster.check_not_older` refuses a file
+dated earlier with :class:`~contactpoint_sdk.supply.ctf.CtfStale`, so an old
+export never undoes the school's later corrections. A file with the *same*
+``DateTime`` is allowed: it is the same export run again (to send what was
+rejected last time), and the diff sends only what the directory has not yet
+accepted.
+
 Layout: ``CPROSTR1`` (8 bytes), salt (16), nonce (12), then the AES-GCM
 ciphertext of the JSON roster; the associated data is magic and salt.
 """
@@ -41,7 +50,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,6 +62,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from contactpoint_sdk.errors import ConfigurationError, ContactPointError
 from contactpoint_sdk.models.codec import WireCodec, default_codec
 from contactpoint_sdk.models.operations import SuppliedChild
+from contactpoint_sdk.supply.ctf import CtfStale
 
 __all__ = [
     "ROSTER_MAGIC",
@@ -108,6 +118,7 @@ class RosterDiff:
 
     @property
     def to_send(self) -> int:
+        """How many operations the diff sends: joiners, changes and leavers."""
         return len(self.joiners) + len(self.changes) + len(self.leavers)
 
 
@@ -156,10 +167,53 @@ class Roster:
     supplier_id: str
     schools: dict[str, dict[str, RosterEntry]] = attrs.Factory(dict)
     last_sequence: int = 0
+    #: Per school (LAESTAB): the ``Header/DateTime`` of the newest file the
+    #: directory accepted from (module notes, "Stale files").
+    files: dict[str, datetime] = attrs.Factory(dict)
 
     def school(self, laestab: str) -> dict[str, RosterEntry]:
         """The school's roster (empty if it has never supplied)."""
         return self.schools.get(laestab, {})
+
+    def last_file(self, laestab: str) -> datetime | None:
+        """The ``DateTime`` of the newest file accepted for the school, if any."""
+        return self.files.get(laestab)
+
+    def check_not_older(self, laestab: str, created_at: datetime | None) -> None:
+        """Refuse a file for the school older than the last one accepted (SUP-8).
+
+        A file dated the same as the last is allowed (the same export, run
+        again). With no file accepted yet, any file is allowed.
+
+        :raises CtfStale: ``created_at`` is earlier than :meth:`last_file`, or
+            is ``None`` (no ``Header/DateTime``) once a dated file was accepted.
+        """
+        last = self.last_file(laestab)
+        if last is None:
+            return
+        shown = last.isoformat()
+        if created_at is None:
+            raise CtfStale(
+                f"{CtfStale.path} is missing, so the file cannot be shown to be newer than the "
+                f"last one accepted for school {laestab} ({shown}): refused whole, nothing is "
+                "sent; export the roll again, or use --allow-older to send it deliberately"
+            )
+        if _comparable(created_at) < _comparable(last):
+            raise CtfStale(
+                f"{CtfStale.path} {created_at.isoformat()} is older than the last file accepted "
+                f"for school {laestab} ({shown}): refused whole, nothing is sent; supply the "
+                "newest export, or use --allow-older to send this one deliberately"
+            )
+
+    def record_file(self, laestab: str, created_at: datetime | None) -> None:
+        """Note that the directory accepted from a file dated ``created_at``;
+        the mark only moves forward (an older file sent with ``--allow-older``
+        leaves it)."""
+        if created_at is None:
+            return
+        last = self.last_file(laestab)
+        if last is None or _comparable(created_at) > _comparable(last):
+            self.files[laestab] = created_at
 
     def apply_accepted(
         self,
@@ -181,10 +235,12 @@ class Roster:
     # --- plain form (inside the encryption only) ---------------------------------
 
     def to_json(self) -> bytes:
+        """The roster as JSON bytes: what :class:`RosterFile` encrypts."""
         data = {
             "format": _FORMAT,
             "supplier_id": self.supplier_id,
             "last_sequence": self.last_sequence,
+            "files": {school: moment.isoformat() for school, moment in sorted(self.files.items())},
             "schools": {
                 school: {
                     upn: [e.date_of_birth.isoformat(), e.started_on.isoformat(), e.digest]
@@ -197,6 +253,10 @@ class Roster:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Roster:
+        """The roster from :meth:`to_json`'s bytes.
+
+        :raises RosterUnreadable: they are not a roster.
+        """
         try:
             data: Any = json.loads(raw)
             if not isinstance(data, dict) or data.get("format") != _FORMAT:
@@ -212,13 +272,23 @@ class Roster:
                     )
                     for upn, (born, started, digest) in entries.items()
                 }
+            files = {  # absent from rosters written before the stale check
+                str(school): datetime.fromisoformat(str(moment))
+                for school, moment in data.get("files", {}).items()
+            }
             return cls(
                 supplier_id=str(data["supplier_id"]),
                 schools=schools,
                 last_sequence=int(data["last_sequence"]),
+                files=files,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise RosterUnreadable("the roster's contents are not a roster") from None
+
+
+def _comparable(moment: datetime) -> datetime:
+    """``DateTime`` without a zone (as CTF writes it) compared as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class RosterFile:
@@ -245,6 +315,7 @@ class RosterFile:
         return self._key
 
     def exists(self) -> bool:
+        """Whether the roster file exists yet."""
         return self.path.exists()
 
     def load(self, supplier_id: str, *, first_sequence_after: int = 0) -> Roster:
@@ -315,6 +386,7 @@ class RosterSequence:
         self._roster = roster
 
     def next_sequence(self) -> int:
+        """The next batch sequence number, saved to the file before it is returned."""
         self._roster.last_sequence += 1
         self._file.save(self._roster)
         return self._roster.last_sequence
