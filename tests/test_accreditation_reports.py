@@ -183,7 +183,11 @@ _SIGNED = sign_result(MIXED, _KEY)
 def test_signed_result_verifies_and_states_the_attestation() -> None:
     verified = verify_result(_SIGNED, trusted=[_KEY.public_key()])
     a = verified.attestation
-    assert a["system_under_test"] == {"name": "Example MIS <b>", "version": "1.0"}
+    assert a["system_under_test"] == {
+        "name": "Example MIS <b>",
+        "version": "1.0",
+        "capabilities": [],
+    }
     assert a["tester"] == "A. Tester"
     assert a["outcome"] == "fail"
     assert a["suite_version"] == MIXED.suite_version

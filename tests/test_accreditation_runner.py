@@ -139,7 +139,7 @@ def _statuses(report: RunReport) -> dict[str, Status]:
     return {r.test_id: r.status for r in report.results}
 
 
-def test_a_correct_tiny_supplier_passes_its_tests_and_skips_what_it_cannot_do() -> None:
+def test_sup_3_a_school_only_system_is_accredited_for_the_capabilities_it_declares() -> None:
     report = run_plan(
         "supplier",
         TinySupplier(),
@@ -154,8 +154,13 @@ def test_a_correct_tiny_supplier_passes_its_tests_and_skips_what_it_cannot_do() 
         "AC-REC-3-02": Status.PASS,
         "AC-REC-4-01": Status.SKIP,  # no INVOLVEMENTS capability
     }
-    # a required test skipped: not accredited
-    assert not report.passed
+    # a test for a capability the system does not declare is not applicable:
+    # skipped, not required, and the declared scope is on the report
+    assert not report.result("AC-REC-4-01").required
+    assert report.result("AC-REC-1-01").required
+    assert report.capabilities == ("pupils",)
+    assert report.to_dict()["system_under_test"]["capabilities"] == ["pupils"]
+    assert report.passed
     assert report.failed_ids() == ()
     assert report.sut_name == "Tiny school MIS"
     assert report.tester == "unit"
@@ -174,6 +179,10 @@ def test_an_exception_escaping_the_harness_is_an_error_not_a_fail() -> None:
 def test_an_unsupported_event_skips_the_test() -> None:
     report = run_plan("supplier", RefusingSupplier(), only=["AC-REC-1-01"])
     assert report.result("AC-REC-1-01").status is Status.SKIP
+    # the system declared the capability, then refused its events: still
+    # required, so the run does not pass
+    assert report.result("AC-REC-1-01").required
+    assert not report.passed
 
 
 def test_suspicious_free_text_goes_to_review_and_clear_case_notes_fail() -> None:

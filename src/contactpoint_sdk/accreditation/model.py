@@ -141,6 +141,9 @@ class RunReport:
     started_at: str
     finished_at: str
     results: tuple[TestResult, ...]
+    #: what the system declared it can do (supplier plan): the scope of the
+    #: accreditation. Tests needing anything else are skipped and not required.
+    capabilities: tuple[str, ...] = ()
     suite: str = SUITE_NAME
     suite_version: str = SUITE_VERSION
 
@@ -191,7 +194,11 @@ class RunReport:
             "suite_version": self.suite_version,
             "plan": self.plan,
             "mode": self.mode,
-            "system_under_test": {"name": self.sut_name, "version": self.sut_version},
+            "system_under_test": {
+                "name": self.sut_name,
+                "version": self.sut_version,
+                "capabilities": list(self.capabilities),
+            },
             "tester": self.tester,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -225,6 +232,7 @@ class RunReport:
                 started_at=_str(data["started_at"]),
                 finished_at=_str(data["finished_at"]),
                 results=tuple(TestResult.from_dict(r) for r in _list(data["results"])),
+                capabilities=tuple(_str(c) for c in _list(sut.get("capabilities", []))),
             )
         except (KeyError, TypeError) as error:
             raise ReportFormatError(f"the report is malformed: {error}") from None

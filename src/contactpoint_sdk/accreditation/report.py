@@ -114,6 +114,7 @@ def junit_xml(report: RunReport) -> bytes:
         ("suite_version", report.suite_version),
         ("sut_name", report.sut_name),
         ("sut_version", report.sut_version),
+        ("capabilities", ",".join(report.capabilities)),
         ("tester", report.tester),
         ("mode", report.mode),
         ("outcome", report.outcome),
@@ -174,6 +175,7 @@ def html_page(report: RunReport) -> str:
     references) for a person to read."""
     e = html.escape
     outcome_colour = _STATUS_COLOURS[Status.PASS if report.passed else Status.FAIL]
+    declared = ", ".join(report.capabilities) or "-"
     rows = []
     for r in report.results:
         evidence = "".join(f"<li><code>{e(item)}</code></li>" for item in r.evidence)
@@ -205,6 +207,7 @@ def html_page(report: RunReport) -> str:
         f"{e(report.outcome.upper())}</p>"
         "<table>"
         f"<tr><th>System under test</th><td>{e(report.sut_name)} {e(report.sut_version)}</td></tr>"
+        f"<tr><th>Capabilities declared</th><td>{e(declared)}</td></tr>"
         f"<tr><th>Tester</th><td>{e(report.tester)}</td></tr>"
         f"<tr><th>Suite</th><td>{e(report.suite)} {e(report.suite_version)}</td></tr>"
         f"<tr><th>Mode</th><td>{e(report.mode)}</td></tr>"

@@ -149,12 +149,20 @@ def _judge(
     return verdict, time.monotonic() - started
 
 
-def _result(case: TestCase[Any], verdict: Verdict, seconds: float) -> TestResult:
+def _result(
+    case: TestCase[Any], verdict: Verdict, seconds: float, capabilities: frozenset[Capability]
+) -> TestResult:
+    """One test's result. A test needing a capability the system does not
+    declare is not applicable to it: skipped and *not required*, so a
+    school-only system can be accredited for what it declares (the report
+    states the declared capabilities). A declared capability whose events the
+    system then refuses (``UnsupportedEvent``) stays a required skip: not a pass."""
+    applicable = case.capability is None or case.capability in capabilities
     return TestResult(
         test_id=case.test_id,
         title=case.title,
         status=verdict.status,
-        required=case.required,
+        required=case.required and applicable,
         rules=case.rules,
         message=verdict.message,
         evidence=verdict.evidence,
@@ -212,16 +220,15 @@ def run_plan(
             caps = frozenset(supplier.capabilities)
             for case in cases:
                 verdict, seconds = _judge(case, caps, lambda: _harness_supplier(supplier))
-                results.append(_result(case, verdict, seconds))
+                results.append(_result(case, verdict, seconds, caps))
         else:
             if not isinstance(system, LookupHarness):
                 raise PlanError("the look-up plan needs a LookupHarness in harness mode")
             looker = system
+            caps = frozenset(Capability)
             for case in cases:
-                verdict, seconds = _judge(
-                    case, frozenset(Capability), lambda: LookupContext.harness(looker)
-                )
-                results.append(_result(case, verdict, seconds))
+                verdict, seconds = _judge(case, caps, lambda: LookupContext.harness(looker))
+                results.append(_result(case, verdict, seconds, caps))
     elif mode == "blackbox":
         if plan != "supplier":
             raise PlanError("black-box mode runs the supplier plan; use a harness for look-up")
@@ -233,7 +240,7 @@ def run_plan(
             for case in cases:
                 site.begin_test(case.test_id, case.title)
                 verdict, seconds = _judge(case, caps, lambda: site.context(caps))
-                results.append(_result(case, verdict, seconds))
+                results.append(_result(case, verdict, seconds, caps))
                 site.end_test(case.test_id, verdict.status)
     else:
         raise PlanError(f"no mode {mode!r}: harness or blackbox")
@@ -246,6 +253,7 @@ def run_plan(
         started_at=started_at,
         finished_at=_now(),
         results=tuple(results),
+        capabilities=tuple(sorted(c.value for c in caps)) if plan == "supplier" else (),
     )
 
 

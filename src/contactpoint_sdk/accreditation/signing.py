@@ -117,7 +117,11 @@ def attestation(report: RunReport) -> dict[str, Any]:
         "suite_version": report.suite_version,
         "plan": report.plan,
         "mode": report.mode,
-        "system_under_test": {"name": report.sut_name, "version": report.sut_version},
+        "system_under_test": {
+            "name": report.sut_name,
+            "version": report.sut_version,
+            "capabilities": list(report.capabilities),
+        },
         "tester": report.tester,
         "date": report.finished_at,
         "outcome": report.outcome,
