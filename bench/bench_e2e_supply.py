@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import resource
 import sqlite3
@@ -121,8 +122,10 @@ class Clock:
 # --- the real path -------------------------------------------------------------------
 
 
-def run_real(records: int, seed: int, folder: Path, profile: Path | None) -> dict[str, Any]:
-    directory = ReferenceDirectory(path=folder / "directory.db", start=START)
+def run_real(
+    records: int, seed: int, folder: Path, profile: Path | None, *, tune_gc: bool = True
+) -> dict[str, Any]:
+    directory = ReferenceDirectory(path=folder / "directory.db", start=START, tune_gc=tune_gc)
     school = directory.register_supplier("bench-supplier", "Bench Supplier")
     clock = Clock()
     accepted = rejected = 0
@@ -315,9 +318,14 @@ def _peak_mb() -> float:
 
 def _child(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
+    tuned = args.gc == "tuned"
     if args.child == "real":
-        figures = run_real(args.records, args.seed, folder, args.profile)
+        figures = run_real(args.records, args.seed, folder, args.profile, tune_gc=tuned)
     else:
+        if tuned:  # what ReferenceDirectory(tune_gc=True) does, for a fair floor
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, *gc.get_threshold()[1:])
         figures = run_floor(args.records, args.seed, folder)
     figures["peak_mb"] = _peak_mb()
     print(json.dumps(figures))
@@ -337,6 +345,8 @@ def _measure(part: str, args: argparse.Namespace) -> dict[str, Any]:
             str(args.seed),
             "--folder",
             folder,
+            "--gc",
+            args.gc,
         ]
         if part == "real" and args.profile is not None:
             command += ["--profile", str(args.profile)]
@@ -363,6 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--only", choices=("real", "floor"))
     parser.add_argument("--profile", type=Path, help="write a cProfile of the real path here")
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="the collector: tuned as ReferenceDirectory(tune_gc=True) (both paths), or as is",
+    )
     parser.add_argument("--tmp", help="where the SQLite files go (default: the system's)")
     parser.add_argument("--child", choices=("real", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -372,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print_machine()
     print(f"records:  {args.records:,} synthetic children (seed {args.seed}), {BATCH_SIZE} a batch")
+    print(f"gc:       {args.gc}")
     parts = [args.only] if args.only else ["floor", "real"]
     figures = {part: _measure(part, args) for part in parts}
     print(

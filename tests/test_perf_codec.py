@@ -184,3 +184,27 @@ def test_a_batch_payload_that_is_not_json_is_refused_as_before() -> None:
             decode_batch(payload, WireCodec(), today=TODAY)
         if payload != b"NaN":
             assert caught.value.problems[0].code == "payload_not_json"
+
+
+def test_decode_batch_hands_back_each_operation_as_read_from_the_payload() -> None:
+    """Issue 10: ingest takes each operation's raw JSON from decode_batch
+    instead of parsing the payload a second time; it must be what a second,
+    independent parse reads, even after decoding (nothing mutated)."""
+    import json as _json
+
+    from contactpoint_sdk.models import WireCodec as _Codec
+    from contactpoint_sdk.supply.batch import decode_batch as _decode
+
+    payload = _json.dumps(
+        {
+            "supplier_id": "s",
+            "agreement_id": "a",
+            "batch_id": "b",
+            "sequence": 1,
+            "created_at": "2026-03-02T09:00:00+00:00",
+            "operations": [{"op": "nonsense", "ref": "x", "n": [1, 2]}, 7, {"ref": "y"}],
+        }
+    ).encode()
+    decoded = _decode(payload, _Codec())
+    expected = _json.loads(payload)["operations"]
+    assert [d.raw for d in decoded.operations] == expected

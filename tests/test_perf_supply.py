@@ -83,3 +83,26 @@ def test_the_source_streams_a_batch_at_a_time() -> None:
     # Four times the records, not four times the memory: one batch is held,
     # and the generator's caches are bounded by its areas, not by the count.
     assert large < small * 1.6, (small, large)
+
+
+def test_decode_batch_raw_operations_are_the_payloads_own_after_decoding() -> None:
+    """Issue 10: ingest reads each operation's raw JSON from decode_batch (the
+    payload is parsed once); decoding valid synthetic operations leaves it
+    exactly what an independent parse of the payload reads."""
+    from contactpoint_sdk.models.operations import SupplyBatch
+    from contactpoint_sdk.supply.batch import decode_batch, encode_batch
+
+    (chunk,) = list(e2e.operations(5, 40))
+    codec = WireCodec(clock=e2e.FixedClock(e2e.START))
+    batch = SupplyBatch(
+        supplier_id="s",
+        agreement_id="a",
+        batch_id="b",
+        sequence=1,
+        created_at=e2e.START,
+        operations=tuple(chunk),
+    )
+    payload = encode_batch(batch, codec)
+    decoded = decode_batch(payload, codec, today=e2e.TODAY)
+    assert all(d.operation is not None for d in decoded.operations)
+    assert [d.raw for d in decoded.operations] == json.loads(payload)["operations"]

@@ -114,23 +114,53 @@ def camhs(serial: int = 1) -> Involvement:
     )
 
 
+def _postcode(serial: int) -> str:
+    return (
+        f"BS{1 + serial % 16} {1 + serial // 16 % 9}"
+        f"{'ABDEFGHJ'[serial % 8]}{'LNPQRSTU'[serial // 8 % 8]}"
+    )
+
+
 def pupil(
     serial: int = 1,
     *,
     ref: str | None = None,
-    born: date = date(2015, 4, 1),
+    born: date | None = None,
     sensitive: bool = False,
 ) -> SuppliedChild:
-    """A supplied pupil at a school (synthetic); ``sensitive`` adds a CAMHS service."""
+    """A supplied pupil at a school (synthetic); ``sensitive`` adds a CAMHS service.
+
+    Pupils 1 to 9 are born on 1 April 2015 at BS1 4DJ (the tests look them up
+    so). From 10 on, each has a birthday of its own, one of many postcodes
+    and family names (and n and n + 1000 different given names), as on a school's
+    roll: a thousand pupils named alike, born the same day at one address,
+    would each be compared with every other by the matcher (SUP-7)."""
+    if born is None:
+        born = (
+            date(2015, 4, 1)
+            if serial < 10
+            # No two alike, and never a day that could be a month (no
+            # day-month swap makes one pupil look like another).
+            else date(2010 + serial % 8, 1 + serial // 8 % 12, 13 + serial // 96 % 16)
+        )
+    postcode = "BS1 4DJ" if serial < 10 else _postcode(serial)
+    # Pupils n and n + 1000 have UPNs one digit apart: never the same name.
+    given = serial + serial // 1000
+    letters = "BCDFGHJKLMNPRSTW"
+    family = (
+        "Hartley"
+        if serial < 10
+        else f"Hartley{letters[serial % 16]}{letters[serial // 16 % 16].lower()}"
+    )
     school = Organisation(
         name="Riverside Primary School", kind=OrganisationKind.SCHOOL, urn="123456"
     )
     return SuppliedChild(
         ref=ref or f"row-{serial}",
-        name=PersonName(given_name=_GIVEN[serial % len(_GIVEN)], family_name="Hartley"),
+        name=PersonName(given_name=_GIVEN[given % len(_GIVEN)], family_name=family),
         gender=Gender.FEMALE,
         date_of_birth=born,
-        address=Address(lines=("1 High Street",), town="Bristol", postcode=Postcode("BS1 4DJ")),
+        address=Address(lines=("1 High Street",), town="Bristol", postcode=Postcode(postcode)),
         identifiers=SourceIdentifiers(upn=make_upn(serial), nhs_number=make_nhs(serial)),
         involvements=(
             Involvement(

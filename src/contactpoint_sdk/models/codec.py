@@ -68,7 +68,15 @@ from contactpoint_sdk.models.operations import OPERATION_TAGS, AnyOperation
 from contactpoint_sdk.models.record import ChildRecord, LocalAuthorityCarer, ParentCarer
 from contactpoint_sdk.models.views import VIEW_TAGS, AnyChildView
 
-__all__ = ["MAX_AGE_YEARS", "WireCodec", "default_codec", "json_bytes", "json_value"]
+__all__ = [
+    "MAX_AGE_YEARS",
+    "WireCodec",
+    "default_codec",
+    "json_bytes",
+    "json_text",
+    "json_text_value",
+    "json_value",
+]
 
 T = TypeVar("T")
 
@@ -626,6 +634,15 @@ def json_bytes(data: Any) -> bytes:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def json_text(data: Any) -> str:
+    """:func:`json_bytes` as ``str``: the very text of ``json.dumps(data,
+    separators=(",", ":"), ensure_ascii=False)``, and the same error."""
+    try:
+        return orjson.dumps(data, default=_orjson_refuses, option=_ORJSON_PASSTHROUGH).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 #: Nineteen digits in a row: where an integer past 64 bits could be, which
 #: orjson would read as a float (the standard library reads it exactly).
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
@@ -650,3 +667,19 @@ def json_value(payload: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(payload.decode("utf-8"))
+
+
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+
+
+def json_text_value(text: str) -> Any:
+    """The value of JSON text already decoded to ``str``: what
+    ``json.loads(text)`` gives, and the same error for what that refuses
+    (:func:`json_value`'s rules: orjson where it reads the text, the standard
+    library wherever it refuses or nineteen digits stand in a row)."""
+    if _LONG_DIGITS_TEXT.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

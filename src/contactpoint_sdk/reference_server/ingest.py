@@ -282,7 +282,6 @@ class Ingestor:
                     f"({last}); a resend must keep its batch_id",
                     last_sequence=last,
                 )
-            raw_ops = self._raw_operations(opened.payload)
             batch = _Batch(
                 supplier=supplier,
                 agreement=agreement,
@@ -290,10 +289,9 @@ class Ingestor:
                 now=now,
                 today=today,
             )
-            outcomes = [
-                self._one(batch, d, raw_ops[d.index] if d.index < len(raw_ops) else None, events)
-                for d in decoded.operations
-            ]
+            # Each operation's raw JSON comes with it from decode_batch: the
+            # payload is parsed once.
+            outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
             receipt = SupplyReceipt(
                 batch_id=header.batch_id,
                 sequence=header.sequence,
@@ -320,12 +318,6 @@ class Ingestor:
             )
         )
         return receipt, events
-
-    @staticmethod
-    def _raw_operations(payload: bytes) -> list[Any]:
-        data = json.loads(payload.decode("utf-8"))
-        ops = data.get("operations") if isinstance(data, dict) else None
-        return ops if isinstance(ops, list) else []
 
     def _one(
         self, batch: _Batch, decoded: DecodedOperation, raw: Any, events: list[AuditEvent]

@@ -58,6 +58,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from contactpoint_sdk.models.codec import json_text_value
 from contactpoint_sdk.models.record import ChildRecord
 from contactpoint_sdk.reference_server.linkage_blocking import BlockIndex, record_keys
 from contactpoint_sdk.reference_server.linkage_profile import (
@@ -354,7 +355,7 @@ class SqliteLinkageIndex:
         self, directory_id: str, record: str, shielded: object, ground: object
     ) -> ChildProfile | None:
         try:
-            data = json.loads(record)
+            data = json_text_value(record)
             return profile_from_record_json(
                 {**data, "directory_id": directory_id},
                 shielded=bool(shielded),

@@ -46,14 +46,13 @@ supplier's later events (``InvolvementEnded`` ...) still find it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import attrs
 
-from contactpoint_sdk.models.codec import WireCodec
+from contactpoint_sdk.models.codec import WireCodec, json_text, json_text_value
 from contactpoint_sdk.models.enums import Gender, ServiceKind
 from contactpoint_sdk.models.identifiers import DirectoryId, SchoolReference, Upn
 from contactpoint_sdk.models.operations import SuppliedChild
@@ -302,10 +301,12 @@ class RecordKeeper:
 
     def dumps(self, obj: Any, as_type: Any = None) -> str:
         data = self.codec.converter.unstructure(obj, unstructure_as=as_type or type(obj))
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # The very text of json.dumps(data, separators=(",", ":"),
+        # ensure_ascii=False), several times faster (json_text).
+        return json_text(data)
 
     def loads(self, text: str, cls: Any) -> Any:
-        return self.codec.converter.structure(json.loads(text), cls)
+        return self.codec.converter.structure(json_text_value(text), cls)
 
     # --- records ----------------------------------------------------------
 
@@ -318,7 +319,7 @@ class RecordKeeper:
         directory ID, name, gender, date of birth, address, identifiers,
         local authority and shield; no parents or involvements. A search
         never decodes more than it needs (and it is several times faster)."""
-        data = json.loads(row.record)
+        data = json_text_value(row.record)
         structure = self.codec.converter.structure
         shield = data.get("shield")
         return ChildRecord(

@@ -173,6 +173,9 @@ class DecodedOperation:
     ref: str | None
     operation: AnyOperation | None
     problems: tuple[Problem, ...] = ()
+    #: The operation as read from the payload's JSON (trusted by nobody: for
+    #: a receiver's own use, e.g. not quoting a supplied value back).
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -241,5 +244,6 @@ def _decode_operation(
             ref=ref,
             operation=None,
             problems=error.at(f"operations[{index}]").problems,
+            raw=item,
         )
-    return DecodedOperation(index=index, ref=operation.ref, operation=operation)
+    return DecodedOperation(index=index, ref=operation.ref, operation=operation, raw=item)
