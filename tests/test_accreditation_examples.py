@@ -146,6 +146,14 @@ class World:
     def join(self, child: FixtureChild) -> None:
         self.system.handle(PupilJoined(child=child, joined_on=self.ago(30)))
 
+    def joined(self, *, flush: bool = False) -> FixtureChild:
+        """A new pupil joins (and, with ``flush``, the system supplies)."""
+        child, _ = self.child()
+        self.join(child)
+        if flush:
+            self.system.flush()
+        return child
+
     def start(
         self,
         child: FixtureChild,
@@ -168,6 +176,16 @@ class World:
         )
         return fixture
 
+    def started(
+        self, key: str, *, sensitive: bool = False, consent: bool = False, flush: bool = False
+    ) -> tuple[FixtureChild, InvolvementFixture]:
+        """A service starts with a new child (and, with ``flush``, the system supplies)."""
+        child, _ = self.child()
+        fixture = self.start(child, key, sensitive=sensitive, consent=consent)
+        if flush:
+            self.system.flush()
+        return child, fixture
+
     # --- what arrived ---------------------------------------------------------------
 
     def record(self, child: FixtureChild) -> ChildRecord | None:
@@ -181,6 +199,12 @@ class World:
         if record is None:
             return None
         return next((i for i in record.involvements if i.service is service), None)
+
+    def supplied(self, child: FixtureChild, fixture: InvolvementFixture) -> Involvement:
+        """The involvement the directory holds for ``fixture``'s service (it must)."""
+        involvement = self.involvement(child, fixture.service)
+        assert involvement is not None
+        return involvement
 
     def batches(self) -> list[tuple[str, int, list[str]]]:
         """(batch ID, sequence, ops) of every supply request, as sent."""
@@ -216,9 +240,7 @@ def test_rec_1_rec_2_joiner_supplied_with_identifiers_parents_and_school(
     directory: ReferenceDirectory,
 ) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     record = w.record(child)
     assert record is not None
     assert record.name.family_name == child.family_name
@@ -252,21 +274,18 @@ def test_rec_3_change_and_leaver_reach_the_same_record(directory: ReferenceDirec
 
 def test_rec_4_rec_5_sup_9_involvement_lifecycle(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    fixture = w.start(child, "case-1")  # a case-only child: supplied first (SENS-5)
+    child, fixture = w.started("case-1")  # a case-only child: supplied first (SENS-5)
     w.system.handle(BecameLead(child=child, key="case-1", on=w.ago(10)))
     w.system.handle(CafCompleted(child=child, key="case-1", on=w.ago(9)))
     w.system.flush()
-    involvement = w.involvement(child, fixture.service)
-    assert involvement is not None
+    involvement = w.supplied(child, fixture)
     assert involvement.practitioner == fixture.practitioner
     assert involvement.organisation == fixture.organisation
     assert involvement.lead_professional
     assert involvement.caf_completed
     w.system.handle(InvolvementEnded(child=child, key="case-1", ended_on=w.ago(1)))
     w.system.flush()
-    ended = w.involvement(child, fixture.service)
-    assert ended is not None
+    ended = w.supplied(child, fixture)
     assert ended.ended_on == w.ago(1)
     w.system.close()
 
@@ -275,8 +294,7 @@ def test_sens_2_sensitive_without_consent_is_never_supplied(
     directory: ReferenceDirectory,
 ) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.start(child, "camhs-1", sensitive=True)
+    child, _ = w.started("camhs-1", sensitive=True)
     w.system.handle(BecameLead(child=child, key="camhs-1", on=w.ago(3)))
     w.system.flush()
     assert w.transport.supplies == []  # not even the child's basic data (SENS-5)
@@ -288,19 +306,15 @@ def test_sens_2_sensitive_with_consent_arrives_with_its_consent(
     directory: ReferenceDirectory,
 ) -> None:
     w = world(directory)
-    child, _ = w.child()
-    fixture = w.start(child, "camhs-1", sensitive=True, consent=True)
-    w.system.flush()
-    involvement = w.involvement(child, fixture.service)
-    assert involvement is not None
+    child, fixture = w.started("camhs-1", sensitive=True, consent=True, flush=True)
+    involvement = w.supplied(child, fixture)
     assert involvement.consent is not None
     w.system.close()
 
 
 def test_ret_3_death_reported(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
+    child = w.joined()
     w.system.handle(ChildDied(child=child, died_on=w.ago(1)))
     w.system.flush()
     record = w.record(child)
@@ -314,8 +328,7 @@ def test_sup_4_sequence_rises_across_flushes_and_a_drop_resends_the_same_batch(
 ) -> None:
     w = world(directory)
     for _ in range(3):
-        child, _ = w.child()
-        w.join(child)
+        w.joined()
         directory.faults.drop(1, path_prefix=SUPPLY)
         w.system.flush()
     batches = w.batches()
@@ -331,8 +344,7 @@ def test_sup_4_sequence_rises_across_flushes_and_a_drop_resends_the_same_batch(
 
 def test_sup_6_waits_for_retry_after_then_applies_once(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
+    child = w.joined()
     directory.faults.rate_limit(1, retry_after=1, path_prefix=SUPPLY)
     w.system.flush()
     first, second = w.transport.supplies
@@ -344,8 +356,7 @@ def test_sup_6_waits_for_retry_after_then_applies_once(directory: ReferenceDirec
 
 def test_sup_6_retries_503s(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
+    child = w.joined()
     directory.faults.unavailable(2, retry_after=0, path_prefix=SUPPLY)
     w.system.flush()
     assert [s.status for s in w.transport.supplies] == [503, 503, 200]
@@ -355,9 +366,7 @@ def test_sup_6_retries_503s(directory: ReferenceDirectory) -> None:
 
 def test_sup_6_rejected_operation_never_resent_unchanged(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     w.system.handle(ChildDied(child=child, died_on=w.ago(-3)))  # in the future: rejected
     w.system.flush()
     assert [r.code for r in w.system.rejections] == ["date_in_future"]
@@ -370,9 +379,7 @@ def test_sup_6_rejected_operation_never_resent_unchanged(directory: ReferenceDir
 
 def test_connect_starts_a_fresh_system(directory: ReferenceDirectory) -> None:
     w = world(directory)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     w.system.close()
     with ReferenceDirectory() as other:
         again = World(other, w.system)
@@ -398,9 +405,7 @@ def test_every_faulty_supplier_names_one_test_and_its_fault() -> None:
 
 def test_sup_5_wrong_signing_key_is_refused(directory: ReferenceDirectory) -> None:
     w = world(directory, WrongSigningKey)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     assert [s.status for s in w.transport.supplies] == [403]  # an unknown key: SUP-3
     assert w.record(child) is None
     w.system.close()
@@ -408,9 +413,7 @@ def test_sup_5_wrong_signing_key_is_refused(directory: ReferenceDirectory) -> No
 
 def test_sup_5_not_encrypted_sends_a_bare_jws(directory: ReferenceDirectory) -> None:
     w = world(directory, NotEncrypted)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    w.joined(flush=True)
     (sent,) = w.transport.supplies
     assert sent.body.count(b".") == 2
     assert sent.status is not None
@@ -421,9 +424,7 @@ def test_sup_5_not_encrypted_sends_a_bare_jws(directory: ReferenceDirectory) -> 
 def test_sup_4_sequence_restarts_each_flush(directory: ReferenceDirectory) -> None:
     w = world(directory, SequenceRestartsEachFlush)
     for _ in range(3):
-        child, _ = w.child()
-        w.join(child)
-        w.system.flush()
+        w.joined(flush=True)
     assert [b[1] for b in w.batches()] == [1, 1, 1]
     assert [s.status for s in w.transport.supplies] == [200, 409, 409]
     w.system.close()
@@ -431,13 +432,10 @@ def test_sup_4_sequence_restarts_each_flush(directory: ReferenceDirectory) -> No
 
 def test_sup_4_new_batch_after_a_drop(directory: ReferenceDirectory) -> None:
     w = world(directory, NewBatchOnRetry)
-    child, _ = w.child()
-    w.join(child)
+    w.joined()
     directory.faults.drop(1, path_prefix=SUPPLY)
     w.system.flush()
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    w.joined(flush=True)
     (first, s1, ops1), (second, s2, ops2), (_, s3, _) = w.batches()
     assert ops1 == ops2
     assert first != second
@@ -473,9 +471,7 @@ def test_rec_3_ret_3_pupil_events_ignored(
     directory: ReferenceDirectory, cls: type[FaultySupplier], event: str
 ) -> None:
     w = world(directory, cls)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     if event == "change":
         w.system.handle(PupilChanged(child=child, changed_on=w.ago(1)))
     elif event == "leave":
@@ -489,9 +485,7 @@ def test_rec_3_ret_3_pupil_events_ignored(
 
 def test_rec_2_parents_omitted(directory: ReferenceDirectory) -> None:
     w = world(directory, ParentsOmitted)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    child = w.joined(flush=True)
     record = w.record(child)
     assert record is not None
     assert record.parents == ()
@@ -501,16 +495,12 @@ def test_rec_2_parents_omitted(directory: ReferenceDirectory) -> None:
 
 def test_rec_4_practitioner_omitted_at_start_only(directory: ReferenceDirectory) -> None:
     w = world(directory, PractitionerOmitted)
-    child, _ = w.child()
-    fixture = w.start(child, "case-1")
-    w.system.flush()
-    started = w.involvement(child, fixture.service)
-    assert started is not None
+    child, fixture = w.started("case-1", flush=True)
+    started = w.supplied(child, fixture)
     assert started.practitioner is None
     w.system.handle(CafCompleted(child=child, key="case-1", on=w.ago(1)))
     w.system.flush()
-    assessed = w.involvement(child, fixture.service)
-    assert assessed is not None
+    assessed = w.supplied(child, fixture)
     assert assessed.practitioner == fixture.practitioner
     w.system.close()
 
@@ -527,14 +517,12 @@ def test_rec_4_rec_5_sup_9_involvement_events_ignored(
     directory: ReferenceDirectory, cls: type[FaultySupplier], field: str
 ) -> None:
     w = world(directory, cls)
-    child, _ = w.child()
-    fixture = w.start(child, "case-1")
+    child, fixture = w.started("case-1")
     w.system.handle(BecameLead(child=child, key="case-1", on=w.ago(3)))
     w.system.handle(CafCompleted(child=child, key="case-1", on=w.ago(2)))
     w.system.handle(InvolvementEnded(child=child, key="case-1", ended_on=w.ago(1)))
     w.system.flush()
-    involvement = w.involvement(child, fixture.service)
-    assert involvement is not None
+    involvement = w.supplied(child, fixture)
     values = {
         "lead_professional": involvement.lead_professional,
         "caf_completed": involvement.caf_completed,
@@ -548,9 +536,7 @@ def test_sens_2_sensitive_without_consent_goes_around_the_sdk(
     directory: ReferenceDirectory,
 ) -> None:
     w = world(directory, SensitiveWithoutConsent)
-    child, _ = w.child()
-    w.start(child, "camhs-1", sensitive=True)
-    w.system.flush()
+    child, _ = w.started("camhs-1", sensitive=True, flush=True)
     child2, _ = w.child()
     w.join(child2)
     w.system.flush()
@@ -565,20 +551,15 @@ def test_sens_2_sensitive_without_consent_goes_around_the_sdk(
 
 def test_sens_2_consent_dropped_on_the_wire(directory: ReferenceDirectory) -> None:
     w = world(directory, ConsentDropped)
-    child, _ = w.child()
-    w.start(child, "camhs-1", sensitive=True, consent=True)
-    w.system.flush()
+    w.started("camhs-1", sensitive=True, consent=True, flush=True)
     assert [(r.code, r.rule) for r in w.system.rejections] == [("consent_required", "SENS-2")]
     w.system.close()
 
 
 def test_rec_6_case_notes_in_job_title(directory: ReferenceDirectory) -> None:
     w = world(directory, CaseNotesInJobTitle)
-    child, _ = w.child()
-    fixture = w.start(child, "case-1")
-    w.system.flush()
-    involvement = w.involvement(child, fixture.service)
-    assert involvement is not None
+    child, fixture = w.started("case-1", flush=True)
+    involvement = w.supplied(child, fixture)
     assert involvement.practitioner is not None
     assert CaseNotesInJobTitle.note in (involvement.practitioner.job_title or "")
     w.system.close()
@@ -586,8 +567,7 @@ def test_rec_6_case_notes_in_job_title(directory: ReferenceDirectory) -> None:
 
 def test_sup_6_ignores_retry_after(directory: ReferenceDirectory) -> None:
     w = world(directory, IgnoresRetryAfter)
-    child, _ = w.child()
-    w.join(child)
+    w.joined()
     directory.faults.rate_limit(2, retry_after=1, path_prefix=SUPPLY)
     w.system.flush()
     first, _, third = w.transport.supplies
@@ -598,8 +578,7 @@ def test_sup_6_ignores_retry_after(directory: ReferenceDirectory) -> None:
 
 def test_sup_6_gives_up_on_503(directory: ReferenceDirectory) -> None:
     w = world(directory, GivesUpOn503)
-    child, _ = w.child()
-    w.join(child)
+    child = w.joined()
     directory.faults.unavailable(1, retry_after=0, path_prefix=SUPPLY)
     w.system.flush()
     assert [s.status for s in w.transport.supplies] == [503]
@@ -609,8 +588,7 @@ def test_sup_6_gives_up_on_503(directory: ReferenceDirectory) -> None:
 
 def test_sup_6_resends_rejected_unchanged(directory: ReferenceDirectory) -> None:
     w = world(directory, ResendsRejected)
-    child, _ = w.child()
-    w.join(child)
+    child = w.joined()
     w.system.handle(ChildDied(child=child, died_on=w.ago(-3)))  # in the future: rejected
     w.system.flush()
     first, second = w.batches()
@@ -620,9 +598,7 @@ def test_sup_6_resends_rejected_unchanged(directory: ReferenceDirectory) -> None
 
 def test_sup_1_reads_child_back(directory: ReferenceDirectory) -> None:
     w = world(directory, ReadsChildBack)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    w.joined(flush=True)
     assert [(s.method, s.path) for s in w.transport.sent] == [
         ("POST", SUPPLY),
         ("POST", "/v1/search"),
@@ -635,9 +611,7 @@ def test_faulty_supplier_closes_cleanly(
     directory: ReferenceDirectory, cls: type[FaultySupplier]
 ) -> None:
     w = world(directory, cls)
-    child, _ = w.child()
-    w.join(child)
-    w.system.flush()
+    w.joined(flush=True)
     w.system.close()
     w.system.close()  # idempotent
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -57,8 +57,11 @@ __all__ = [
     "error_for_response",
     "is_transient",
     "lookup_refusal",
+    "media_type",
     "parse_retry_after",
     "problem_document",
+    "problem_summary",
+    "strict_json",
     "transport_failure",
 ]
 
@@ -159,6 +162,36 @@ def _problem_body(response: httpx.Response) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member names")
+    return result
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(content: bytes) -> Any:
+    """JSON, strictly: a member named twice, or ``NaN`` / ``Infinity``, is a
+    :class:`ValueError` (as is anything else that is not JSON)."""
+    return json.loads(content, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
+def media_type(response: httpx.Response) -> str:
+    """The response's media type, lower case, without parameters (``""`` if none)."""
+    value = str(response.headers.get("content-type", ""))
+    return value.split(";", 1)[0].strip().lower()
+
+
+def problem_summary(problems: Iterable[Problem], limit: int = 5) -> str:
+    """Paths and codes only: never a value from the body."""
+    listed = [f"{p.path or '(document)'} {p.code}" for p in problems]
+    more = f", and {len(listed) - limit} more" if len(listed) > limit else ""
+    return ", ".join(listed[:limit]) + more
 
 
 def _problems(value: object) -> list[Problem]:

@@ -174,6 +174,24 @@ def _revealed(shown: Mapping[str, object], secrets: dict[str, str]) -> list[str]
     )
 
 
+def _shown(ctx: LookupContext, record: ChildRecord, view: str) -> Mapping[str, object] | Verdict:
+    """What the system showed of ``record``, or the verdict if it failed on ``view``."""
+    shown, error = ctx.try_find(record)
+    if shown is None:
+        return Verdict.failed(f"the system failed on {view} ({error})")
+    return shown
+
+
+def _hidden(
+    shown: Mapping[str, object], secrets: dict[str, str], hider: str, passed: str
+) -> Verdict:
+    """``passed`` if none of ``secrets`` was shown; else fail, naming them."""
+    revealed = _revealed(shown, secrets)
+    if revealed:
+        return Verdict.failed(f"the system showed what {hider} hides", *revealed)
+    return Verdict.passed(passed)
+
+
 @LOOKUP_PLAN.test(
     "AC-ACC-3-01",
     rules=("ACC-3",),
@@ -206,9 +224,9 @@ def copes_with_shield(ctx: LookupContext) -> Verdict:
     """The system opens a shielded record: it must not fail, must show the
     child's name and date of birth, and must show nothing of where the child
     is (address, postcode, parents, services)."""
-    shown, error = ctx.try_find(ctx.shielded)
-    if shown is None:
-        return Verdict.failed(f"the system failed on a shielded view ({error})")
+    shown = _shown(ctx, ctx.shielded, "a shielded view")
+    if isinstance(shown, Verdict):
+        return shown
     record = ctx.shielded
     texts = _shown_strings(shown)
     if not any(record.name.family_name.casefold() in t for t in texts) or not any(
@@ -222,10 +240,9 @@ def copes_with_shield(ctx: LookupContext) -> Verdict:
     for index, parent in enumerate(record.parents, 1):
         if isinstance(parent, ParentCarer):
             secrets[f"parent/carer {index}"] = f"{parent.name.given_name} {parent.name.family_name}"
-    revealed = _revealed(shown, secrets)
-    if revealed:
-        return Verdict.failed("the system showed what a shield hides", *revealed)
-    return Verdict.passed("the shielded view was shown without failing or revealing")
+    return _hidden(
+        shown, secrets, "a shield", "the shielded view was shown without failing or revealing"
+    )
 
 
 @LOOKUP_PLAN.test(
@@ -237,9 +254,9 @@ def copes_with_unspecified_service(ctx: LookupContext) -> Verdict:
     """The system opens a record with a sensitive service its user may not
     see: it must not fail, and must show no category, practitioner or
     organisation of that service."""
-    shown, error = ctx.try_find(ctx.sensitive)
-    if shown is None:
-        return Verdict.failed(f"the system failed on an unspecified-service view ({error})")
+    shown = _shown(ctx, ctx.sensitive, "an unspecified-service view")
+    if isinstance(shown, Verdict):
+        return shown
     involvement = next(i for i in ctx.sensitive.involvements if i.service.is_sensitive)
     secrets = {
         "service": involvement.service.value,
@@ -247,10 +264,9 @@ def copes_with_unspecified_service(ctx: LookupContext) -> Verdict:
     }
     if involvement.practitioner is not None:
         secrets["practitioner"] = involvement.practitioner.name.family_name
-    revealed = _revealed(shown, secrets)
-    if revealed:
-        return Verdict.failed("the system showed what SENS-4 hides", *revealed)
-    return Verdict.passed("the unspecified-service view was shown without failing")
+    return _hidden(
+        shown, secrets, "SENS-4", "the unspecified-service view was shown without failing"
+    )
 
 
 @LOOKUP_PLAN.test(

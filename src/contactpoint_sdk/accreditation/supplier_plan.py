@@ -14,8 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -46,7 +46,7 @@ from contactpoint_sdk.accreditation.traffic import (
 )
 from contactpoint_sdk.errors import ValidationError
 from contactpoint_sdk.models import operations as ops
-from contactpoint_sdk.models.record import Involvement, ParentCarer, SourceIdentifiers
+from contactpoint_sdk.models.record import ChildRecord, Involvement, ParentCarer, SourceIdentifiers
 
 __all__ = [
     "CASE_INFORMATION",
@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 SUPPLIER_PLAN: Plan[SupplierContext] = Plan("supplier")
+
+Op = TypeVar("Op", bound=ops.AnyOperation)
 
 #: The ``Retry-After`` the suite's injected 429s and 503s carry (kept small
 #: so a run stays fast).
@@ -135,6 +137,13 @@ def _about_child(
     return [(b, op) for b, op in _operations(batches) if _about(op, child)]
 
 
+def _child_ops(
+    step: StepRecord, ctx: SupplierContext, child: FixtureChild, kind: type[Op]
+) -> list[tuple[OpenedBatch, Op]]:
+    """The operations of type ``kind`` about ``child`` that ``step`` caused."""
+    return [(b, op) for b, op in _about_child(ctx.supplied_in(step), child) if isinstance(op, kind)]
+
+
 def _involvements(op: ops.AnyOperation) -> tuple[Involvement, ...]:
     if isinstance(op, ops.SuppliedChild):
         return op.involvements
@@ -190,12 +199,26 @@ def _involvement_start(
     return child, event, fixture
 
 
+def _started(ctx: SupplierContext) -> tuple[FixtureChild, InvolvementStarted, StepRecord]:
+    """A practitioner's service starting with a child the directory holds, as one step."""
+    child, start, _ = _involvement_start(ctx)
+    return child, start, ctx.step("involvement started", start)
+
+
+def _joined(
+    ctx: SupplierContext, days_ago: int, label: str = "joined"
+) -> tuple[FixtureChild, ChildRecord, StepRecord]:
+    """A pupil joining ``days_ago`` days ago, as one step."""
+    child, record = ctx.fixtures.child()
+    joined = PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(days_ago))
+    return child, record, ctx.step(label, joined)
+
+
 def _basic(ctx: SupplierContext, label: str = "basic") -> StepRecord | None:
     """One event the system can take, producing supply: a joiner, else an
     involvement, else a sensitive involvement with consent, else a death."""
     if ctx.can(Capability.PUPILS):
-        child, _ = ctx.fixtures.child()
-        return ctx.step(label, PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(10)))
+        return _joined(ctx, 10, label)[2]
     if ctx.can(Capability.INVOLVEMENTS):
         return ctx.step(label, _involvement_start(ctx)[1])
     if ctx.can(Capability.SENSITIVE_INVOLVEMENTS):
@@ -212,14 +235,14 @@ def _lifecycle(ctx: SupplierContext) -> list[StepRecord]:
     steps: list[StepRecord] = []
     f = ctx.fixtures
     if ctx.can(Capability.PUPILS):
-        child, record = f.child()
-        steps.append(ctx.step("joined", PupilJoined(child=child, joined_on=f.days_ago(30))))
+        child, record, joined = _joined(ctx, 30)
+        steps.append(joined)
         moved = attrs.evolve(child, address=f.moved(record).address)
         steps.append(ctx.step("changed", PupilChanged(child=moved, changed_on=f.days_ago(20))))
         steps.append(ctx.step("left", PupilLeft(child=moved, left_on=f.days_ago(10))))
     if ctx.can(Capability.INVOLVEMENTS):
-        child, start, _ = _involvement_start(ctx)
-        steps.append(ctx.step("involvement started", start))
+        child, start, started = _started(ctx)
+        steps.append(started)
         steps.append(ctx.step("lead", BecameLead(child=child, key=start.key, on=f.days_ago(15))))
         steps.append(ctx.step("caf", CafCompleted(child=child, key=start.key, on=f.days_ago(12))))
         end = InvolvementEnded(child=child, key=start.key, ended_on=f.days_ago(5))
@@ -236,13 +259,9 @@ def _held_child(ctx: SupplierContext) -> FixtureChild:
     """A child the system holds: a pupil who joined, else a child with an
     involvement, else one the directory holds from another source."""
     if ctx.can(Capability.PUPILS):
-        child, _ = ctx.fixtures.child()
-        ctx.step("joined", PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(30)))
-        return child
+        return _joined(ctx, 30)[0]
     if ctx.can(Capability.INVOLVEMENTS):
-        child, start, _ = _involvement_start(ctx)
-        ctx.step("involvement started", start)
-        return child
+        return _started(ctx)[0]
     child, record = ctx.fixtures.child()
     ctx.seed(record)
     return child
@@ -250,6 +269,50 @@ def _held_child(ctx: SupplierContext) -> FixtureChild:
 
 def _nothing_to_supply() -> Verdict:
     return Verdict.skipped("the system declares no capability that produces supply")
+
+
+def _supplied(
+    ctx: SupplierContext, drive: Callable[[SupplierContext], object]
+) -> list[OpenedBatch] | Verdict:
+    """Run ``drive`` (:func:`_basic` or :func:`_lifecycle`); every batch the
+    system then sent, or the verdict if it could take no event or sent nothing."""
+    if not drive(ctx):
+        return _nothing_to_supply()
+    batches = ctx.supplied()
+    if not batches:
+        return Verdict.failed("the system supplied nothing")
+    return batches
+
+
+def _each_sealed(
+    batches: Sequence[OpenedBatch],
+    problem: Callable[[OpenedBatch], str | None],
+    wrong: str,
+    right: str,
+) -> Verdict:
+    """Pass if no batch's envelope has a ``problem``; else fail, naming each."""
+    bad = [(b, problem(b)) for b in batches]
+    bad = [(b, why) for b, why in bad if why is not None]
+    if bad:
+        return Verdict.failed(
+            f"{len(bad)} of {len(batches)} supply requests are {wrong}: {bad[0][1]}",
+            *(f"{b.exchange.describe()}: {why}" for b, why in bad),
+        )
+    return Verdict.passed(f"{len(batches)} {right}")
+
+
+def _after_fault(
+    ctx: SupplierContext, status: int | None, fault: str
+) -> list[OpenedBatch] | Verdict:
+    """With a fault injected on the first supply request, drive one basic
+    event; every batch the system sent, or the verdict if it sent none or the
+    first was not answered with the fault's ``status`` (``None``: no answer)."""
+    batches = _supplied(ctx, _basic)
+    if isinstance(batches, Verdict):
+        return batches
+    if batches[0].exchange.status != status:
+        return Verdict.failed(f"the suite's {fault} did not fire", *_sent(batches))
+    return batches
 
 
 # --- SUP-5, SUP-4: the envelope and the batch ------------------------------------------
@@ -265,19 +328,15 @@ def envelope_encrypted(ctx: SupplierContext) -> Verdict:
     """Every supply request's body is a compact JWE, alg ECDH-ES+A256KW, enc
     A256GCM, no compression, sealed to the directory's published key (its
     kid), that decrypts to a compact JWS."""
-    if _basic(ctx) is None:
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
-    bad = [b for b in batches if b.envelope_problem is not None]
-    if bad:
-        return Verdict.failed(
-            f"{len(bad)} of {len(batches)} supply requests are not a proper envelope: "
-            f"{bad[0].envelope_problem}",
-            *(f"{b.exchange.describe()}: {b.envelope_problem}" for b in bad),
-        )
-    return Verdict.passed(f"{len(batches)} supply requests, each a JWE to the directory's key")
+    batches = _supplied(ctx, _basic)
+    if isinstance(batches, Verdict):
+        return batches
+    return _each_sealed(
+        batches,
+        lambda b: b.envelope_problem,
+        "not a proper envelope",
+        "supply requests, each a JWE to the directory's key",
+    )
 
 
 @SUPPLIER_PLAN.test(
@@ -289,19 +348,15 @@ def envelope_signed(ctx: SupplierContext) -> Verdict:
     """The JWS inside every envelope is EdDSA, names the supplier's
     registered key, and its signature verifies with it: the directory knows
     for certain which supplier sent it."""
-    if _basic(ctx) is None:
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
-    bad = [b for b in batches if b.signature_problem is not None]
-    if bad:
-        return Verdict.failed(
-            f"{len(bad)} of {len(batches)} supply requests are not signed by the registered "
-            f"key: {bad[0].signature_problem}",
-            *(f"{b.exchange.describe()}: {b.signature_problem}" for b in bad),
-        )
-    return Verdict.passed(f"{len(batches)} envelopes, each signed by the registered key")
+    batches = _supplied(ctx, _basic)
+    if isinstance(batches, Verdict):
+        return batches
+    return _each_sealed(
+        batches,
+        lambda b: b.signature_problem,
+        "not signed by the registered key",
+        "envelopes, each signed by the registered key",
+    )
 
 
 @SUPPLIER_PLAN.test(
@@ -314,11 +369,9 @@ def batch_identity(ctx: SupplierContext) -> Verdict:
     """Over a run of several events, every batch names the supplier and the
     agreement it is accredited under, and each new batch's sequence number is
     above the last (a resend of one batch keeps its own)."""
-    if not _lifecycle(ctx):
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
+    batches = _supplied(ctx, _lifecycle)
+    if isinstance(batches, Verdict):
+        return batches
     unreadable = [b for b in batches if b.batch_id is None or b.sequence is None]
     if unreadable:
         return Verdict.failed("a batch carries no batch ID or sequence number", *_sent(unreadable))
@@ -368,14 +421,10 @@ def retry_resends_same_batch(ctx: SupplierContext) -> Verdict:
     ID, sequence and operations, so the directory applies it once; no other
     batch may carry those operations."""
     ctx.directory.faults.drop(1, path_prefix=SUPPLY_BATCHES_PATH, method="POST")
-    if _basic(ctx) is None:
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
+    batches = _after_fault(ctx, None, "dropped connection")
+    if isinstance(batches, Verdict):
+        return batches
     first = batches[0]
-    if first.exchange.status is not None:
-        return Verdict.failed("the suite's dropped connection did not fire", *_sent(batches))
     if len(batches) < 2:
         return Verdict.failed("the system did not retry after the dropped connection")
     retry = batches[1]
@@ -406,13 +455,8 @@ def joiner_core_items(ctx: SupplierContext) -> Verdict:
     """A pupil joining is supplied as the child (child_supplied) with the
     name, gender, date of birth and address the school holds, and its UPN
     (valid check letter: an invalid one does not decode)."""
-    child, _ = ctx.fixtures.child()
-    step = ctx.step("joined", PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(10)))
-    found = [
-        (b, op)
-        for b, op in _about_child(ctx.supplied_in(step), child)
-        if isinstance(op, ops.SuppliedChild)
-    ]
+    child, _, step = _joined(ctx, 10)
+    found = _child_ops(step, ctx, child, ops.SuppliedChild)
     if not found:
         return Verdict.failed("no child_supplied operation arrived for the joiner")
     problems: list[str] = []
@@ -454,13 +498,8 @@ def joiner_core_items(ctx: SupplierContext) -> Verdict:
 def joiner_parents(ctx: SupplierContext) -> Verdict:
     """Each parent or carer with parental responsibility arrives with the
     joiner, with their name and the phone numbers and email the school holds."""
-    child, _ = ctx.fixtures.child()
-    step = ctx.step("joined", PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(10)))
-    found = [
-        (b, op)
-        for b, op in _about_child(ctx.supplied_in(step), child)
-        if isinstance(op, ops.SuppliedChild)
-    ]
+    child, _, step = _joined(ctx, 10)
+    found = _child_ops(step, ctx, child, ops.SuppliedChild)
     if not found:
         return Verdict.failed("no child_supplied operation arrived for the joiner")
     expected = [p for p in child.parents if p.parental_responsibility]
@@ -495,15 +534,10 @@ def joiner_parents(ctx: SupplierContext) -> Verdict:
 def change_supplied(ctx: SupplierContext) -> Verdict:
     """After a joiner, the pupil moves house in the school's system: the new
     address is supplied for the same child (same identifiers)."""
-    child, record = ctx.fixtures.child()
-    ctx.step("joined", PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(30)))
+    child, record, _ = _joined(ctx, 30)
     moved = attrs.evolve(child, address=ctx.fixtures.moved(record).address)
     step = ctx.step("changed", PupilChanged(child=moved, changed_on=ctx.fixtures.days_ago(5)))
-    found = [
-        (b, op)
-        for b, op in _about_child(ctx.supplied_in(step), child)
-        if isinstance(op, ops.SuppliedChild)
-    ]
+    found = _child_ops(step, ctx, child, ops.SuppliedChild)
     if not found:
         return Verdict.failed("nothing was supplied for the child after the change")
     if any(
@@ -525,15 +559,10 @@ def change_supplied(ctx: SupplierContext) -> Verdict:
 def leaver_supplied(ctx: SupplierContext) -> Verdict:
     """After a joiner, the pupil leaves: a child_left_setting operation for the
     same child arrives, with the day they left."""
-    child, _ = ctx.fixtures.child()
-    ctx.step("joined", PupilJoined(child=child, joined_on=ctx.fixtures.days_ago(30)))
+    child, _, _ = _joined(ctx, 30)
     left_on = ctx.fixtures.days_ago(4)
     step = ctx.step("left", PupilLeft(child=child, left_on=left_on))
-    found = [
-        (b, op)
-        for b, op in _about_child(ctx.supplied_in(step), child)
-        if isinstance(op, ops.ChildLeftSetting)
-    ]
+    found = _child_ops(step, ctx, child, ops.ChildLeftSetting)
     if not found:
         return Verdict.failed("no child_left_setting operation arrived for the leaver")
     if any(op.left_on == left_on for _, op in found if isinstance(op, ops.ChildLeftSetting)):
@@ -574,8 +603,7 @@ def _started_ops(
 def involvement_started(ctx: SupplierContext) -> Verdict:
     """A practitioner's service starting with a child arrives as an
     involvement with its service, organisation, practitioner and start date."""
-    child, start, _ = _involvement_start(ctx)
-    step = ctx.step("involvement started", start)
+    child, start, step = _started(ctx)
     found = _started_ops(ctx.supplied_in(step), child, start)
     if found:
         return Verdict.passed("the involvement arrived whole", *_evidence(found))
@@ -589,8 +617,7 @@ def involvement_started(ctx: SupplierContext) -> Verdict:
 def _indicator(
     ctx: SupplierContext, event_type: type[BecameLead] | type[CafCompleted], label: str
 ) -> tuple[InvolvementStarted, list[tuple[OpenedBatch, ops.AnyOperation]]]:
-    child, start, _ = _involvement_start(ctx)
-    ctx.step("involvement started", start)
+    child, start, _ = _started(ctx)
     step = ctx.step(label, event_type(child=child, key=start.key, on=ctx.fixtures.days_ago(8)))
     return start, _about_child(ctx.supplied_in(step), child)
 
@@ -649,8 +676,7 @@ def caf_indicator(ctx: SupplierContext) -> Verdict:
 def involvement_ended(ctx: SupplierContext) -> Verdict:
     """After an involvement starts, it ends: involvement_ended (or the
     involvement with its end date) arrives with the day it ended."""
-    child, start, _ = _involvement_start(ctx)
-    ctx.step("involvement started", start)
+    child, start, _ = _started(ctx)
     ended_on = ctx.fixtures.days_ago(3)
     step = ctx.step("ended", InvolvementEnded(child=child, key=start.key, ended_on=ended_on))
     sent = _about_child(ctx.supplied_in(step), child)
@@ -837,12 +863,14 @@ def _after(batches: Sequence[OpenedBatch], exchange: Exchange) -> list[OpenedBat
     return [b for b in batches if b.exchange.index > exchange.index]
 
 
-def _accepted_twice(batches: Sequence[OpenedBatch], sent: OpenedBatch) -> list[OpenedBatch]:
-    """Distinct batches the directory accepted (200) that carry ``sent``'s
-    operations: more than one means they were applied twice."""
+def _applied_once(batches: Sequence[OpenedBatch], sent: OpenedBatch, passed: Verdict) -> Verdict:
+    """``passed``, unless more than one distinct batch the directory accepted
+    (200) carries ``sent``'s operations: then they were applied twice."""
     accepted = [b for b in batches if b.exchange.status == 200]
     carriers = _carriers(accepted, sent)
-    return carriers if len(carriers) > 1 else []
+    if len(carriers) > 1:
+        return Verdict.failed("the operations were applied twice", *_sent(carriers))
+    return passed
 
 
 @SUPPLIER_PLAN.test(
@@ -857,14 +885,10 @@ def honours_retry_after(ctx: SupplierContext) -> Verdict:
     ctx.directory.faults.rate_limit(
         1, retry_after=RETRY_AFTER_SECONDS, path_prefix=SUPPLY_BATCHES_PATH, method="POST"
     )
-    if _basic(ctx) is None:
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
+    batches = _after_fault(ctx, 429, "429")
+    if isinstance(batches, Verdict):
+        return batches
     first = batches[0]
-    if first.exchange.status != 429:
-        return Verdict.failed("the suite's 429 did not fire", *_sent(batches))
     later = _after(batches, first.exchange)
     if not later:
         return Verdict.failed("the system never sent the batch again after the 429")
@@ -878,10 +902,9 @@ def honours_retry_after(ctx: SupplierContext) -> Verdict:
         )
     if not _carriers(later, first):
         return Verdict.failed("the rate-limited operations were never sent again", *evidence)
-    twice = _accepted_twice(batches, first)
-    if twice:
-        return Verdict.failed("the operations were applied twice", *_sent(twice))
-    return Verdict.passed(f"waited {waited:.2f} s and resent once", *evidence)
+    return _applied_once(
+        batches, first, Verdict.passed(f"waited {waited:.2f} s and resent once", *evidence)
+    )
 
 
 @SUPPLIER_PLAN.test(
@@ -896,14 +919,10 @@ def backs_off_on_503(ctx: SupplierContext) -> Verdict:
     ctx.directory.faults.unavailable(
         2, retry_after=RETRY_AFTER_SECONDS, path_prefix=SUPPLY_BATCHES_PATH, method="POST"
     )
-    if _basic(ctx) is None:
-        return _nothing_to_supply()
-    batches = ctx.supplied()
-    if not batches:
-        return Verdict.failed("the system supplied nothing")
+    batches = _after_fault(ctx, 503, "503")
+    if isinstance(batches, Verdict):
+        return batches
     first = batches[0]
-    if first.exchange.status != 503:
-        return Verdict.failed("the suite's 503 did not fire", *_sent(batches))
     wanted = set(first.raw_without_ref())
     carriers = [first, *(b for b in batches[1:] if wanted & set(b.raw_without_ref()))]
     evidence = list(_sent(batches))
@@ -919,10 +938,9 @@ def backs_off_on_503(ctx: SupplierContext) -> Verdict:
         return Verdict.failed(
             "the system stopped retrying before the directory took the batch", *evidence
         )
-    twice = _accepted_twice(batches, first)
-    if twice:
-        return Verdict.failed("the operations were applied twice", *_sent(twice))
-    return Verdict.passed("backed off and got the batch through", *evidence)
+    return _applied_once(
+        batches, first, Verdict.passed("backed off and got the batch through", *evidence)
+    )
 
 
 def _reject_first(ctx: SupplierContext) -> dict[str, str]:

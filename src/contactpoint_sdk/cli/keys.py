@@ -43,14 +43,14 @@ _KINDS: dict[str, type[SigningKey] | type[EncryptionKey]] = {
 def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``keys`` subcommands: ``new``, ``list``, ``public``, ``rotate``."""
     actions = parser.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
-    new = actions.add_parser(
+    new = _action(
+        actions,
         "new",
-        help="create a key ring with one new key",
-        description="Create a key ring file holding one new key, its private part encrypted "
+        "create a key ring with one new key",
+        "Create a key ring file holding one new key, its private part encrypted "
         "under the passphrase. An existing file is never overwritten (use rotate).",
-        epilog=EPILOG,
+        file="the key ring file to create",
     )
-    new.add_argument("file", type=Path, help="the key ring file to create")
     new.add_argument(
         "--kind",
         choices=sorted(_KINDS),
@@ -58,31 +58,28 @@ def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
         help="signing (a supplier's Ed25519 keys, default) or encryption (a directory's X25519)",
     )
     add_passphrase_argument(new)
-    listing = actions.add_parser(
+    _action(
+        actions,
         "list",
-        help="list the keys in a ring (no passphrase needed)",
-        description="List a key ring's keys: ID, validity, and whether each is still valid. "
+        "list the keys in a ring (no passphrase needed)",
+        "List a key ring's keys: ID, validity, and whether each is still valid. "
         "Reads only the ring's readable listing: no passphrase needed.",
-        epilog=EPILOG,
     )
-    listing.add_argument("file", type=Path, help="the key ring file")
-    public = actions.add_parser(
+    public = _action(
+        actions,
         "public",
-        help="print the public keys (JWKS) to register with the directory",
-        description="Print the ring's public keys that are not expired, as a JWKS: what the "
+        "print the public keys (JWKS) to register with the directory",
+        "Print the ring's public keys that are not expired, as a JWKS: what the "
         "directory's operator registers for a supplier (SUP-3, SUP-5).",
-        epilog=EPILOG,
     )
-    public.add_argument("file", type=Path, help="the key ring file")
     add_passphrase_argument(public)
-    rotate = actions.add_parser(
+    rotate = _action(
+        actions,
         "rotate",
-        help="add a new current key; the old ones stay valid for the overlap",
-        description="Add a new current key to the ring; the previous keys stay valid for "
+        "add a new current key; the old ones stay valid for the overlap",
+        "Add a new current key to the ring; the previous keys stay valid for "
         "--overlap-days, so envelopes signed just before rotation still verify.",
-        epilog=EPILOG,
     )
-    rotate.add_argument("file", type=Path, help="the key ring file")
     rotate.add_argument(
         "--overlap-days",
         type=int,
@@ -91,6 +88,20 @@ def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_passphrase_argument(rotate)
     parser.set_defaults(handler=run_keys)
+
+
+def _action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    *,
+    file: str = "the key ring file",
+) -> argparse.ArgumentParser:
+    """A ``keys`` action: its help, the passphrase epilog, and its ring ``file``."""
+    action = actions.add_parser(name, help=summary, description=description, epilog=EPILOG)
+    action.add_argument("file", type=Path, help=file)
+    return action
 
 
 def run_keys(args: argparse.Namespace) -> int:

@@ -51,13 +51,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 import httpx
 from tqdm import tqdm
 
+from contactpoint_sdk._client import ClosesOnExit
 from contactpoint_sdk.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -332,7 +332,7 @@ class _Outcome:
     stopped: ContactPointError | None = None
 
 
-class _Target:
+class _Target(ClosesOnExit):
     """The directory a run talks to, and how to close it."""
 
     def __init__(self, args: argparse.Namespace, ring: KeyRing[SigningKey], la: str) -> None:
@@ -389,17 +389,6 @@ class _Target:
             self._http.close()
         if self._reference is not None:
             self._reference.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _chunks(items: Sequence[_Item], size: int) -> Iterator[Sequence[_Item]]:

@@ -63,26 +63,35 @@ A client is for one user at a time, from one thread (or one task).
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import uuid
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 import attrs
 import httpx
 
-from contactpoint_sdk import __version__
+from contactpoint_sdk._client import (
+    DEFAULT_TIMEOUT,
+    AsyncClientBase,
+    ClientBase,
+    H,
+    SyncClientBase,
+    check_transport,
+)
 from contactpoint_sdk._http import (
     REQUEST_ID_HEADER,
     error_for_response,
     lookup_refusal,
+    media_type,
     problem_document,
+    problem_summary,
+    strict_json,
     transport_failure,
 )
-from contactpoint_sdk.clock import Clock, SystemClock
+from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import (
     ApiError,
     ConfigurationError,
@@ -94,7 +103,7 @@ from contactpoint_sdk.errors import (
     TransportFailure,
     ValidationError,
 )
-from contactpoint_sdk.models.codec import WireCodec, default_codec
+from contactpoint_sdk.models.codec import WireCodec
 from contactpoint_sdk.models.enums import ShieldGround
 from contactpoint_sdk.models.identifiers import DirectoryId
 from contactpoint_sdk.models.views import (
@@ -123,9 +132,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Every request's timeout unless the caller gives one: 10 s to connect, 30 s
-#: to write, read or wait for a pooled connection.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 #: Sign in (``POST``).
 SESSIONS_PATH: Final = "/v1/sessions"
 #: The caller's session (``GET``; ``DELETE`` signs out).
@@ -135,8 +141,6 @@ ACT_FOR_PATH: Final = "/v1/sessions/current/act-for"
 #: Search (``POST``) (ACC-4).
 SEARCH_PATH: Final = "/v1/search"
 
-_ACCEPT: Final = "application/json, application/problem+json"
-_USER_AGENT: Final = f"contactpoint-sdk/{__version__}"
 _CREDENTIALS: Final = ("username", "password", "pin", "token")
 #: The reason's free text is checked here for its shape (one line, nothing
 #: like a person's data); its length is the directory's to judge, by its own
@@ -225,24 +229,6 @@ class _Retry(enum.Enum):
     UNSENT = "unsent"  # changes something: only where the directory surely did not act
 
 
-def _problem_summary(problems: Iterable[Problem], limit: int = 5) -> str:
-    """Paths and codes only: never a value from the body."""
-    listed = [f"{p.path or '(document)'} {p.code}" for p in problems]
-    more = f", and {len(listed) - limit} more" if len(listed) > limit else ""
-    return ", ".join(listed[:limit]) + more
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member names")
-    return result
-
-
-def _no_constants(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
 class _Exchange:
     """One call to the directory, over however many attempts: its request ID,
     whether an attempt may be retried, and the typed error of the last one."""
@@ -321,18 +307,6 @@ class _Exchange:
 # --- What both clients share ------------------------------------------------------------
 
 
-def _base_url(value: str | httpx.URL) -> httpx.URL:
-    try:
-        url = httpx.URL(str(value))
-    except httpx.InvalidURL as error:
-        raise ConfigurationError(f"base_url is not a URL: {error}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError("base_url must be an http:// or https:// URL with a host")
-    if url.query or url.fragment:
-        raise ConfigurationError("base_url must not carry a query or fragment")
-    return url
-
-
 def _credentials(username: object, password: object, pin: object, token: object) -> dict[str, str]:
     """The sign-in body; refuses a missing credential before anything is sent
     (a sign-in the directory refuses counts towards the lock-out). The
@@ -378,19 +352,12 @@ def _view_id(view: AnyChildView) -> DirectoryId:
     return view.directory_id
 
 
-class _LookupCore:
+class _LookupCore(ClientBase[H]):
     """Configuration, the session, and the I/O-free half of both clients."""
 
-    __slots__ = (
-        "_base_url",
-        "_clock",
-        "_closed",
-        "_codec",
-        "_retry",
-        "_session",
-        "_timeout",
-        "_token",
-    )
+    __slots__ = ("_session", "_token")
+
+    _NAME = "look-up"
 
     def __init__(
         self,
@@ -401,34 +368,17 @@ class _LookupCore:
         retry: RetryPolicy | None,
         codec: WireCodec | None,
     ) -> None:
-        self._base_url = _base_url(base_url)
-        self._clock: Clock = clock or SystemClock()
-        self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
-        if not isinstance(self._timeout, httpx.Timeout):
-            raise ConfigurationError("timeout must be an httpx.Timeout")
-        self._retry = retry or RetryPolicy()
-        self._codec = codec or default_codec
+        super().__init__(
+            base_url=base_url,
+            clock=clock,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            codec=codec,
+        )
         self._token: str | None = None
         self._session: LookupSession | None = None
-        self._closed = False
 
     # --- public, shared -------------------------------------------------------------
-
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._base_url
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return self._retry
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return self._timeout
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def session(self) -> LookupSession | None:
@@ -441,10 +391,6 @@ class _LookupCore:
         return self._token is not None
 
     # --- internals --------------------------------------------------------------------
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise ConfigurationError("this look-up client is closed", code="client_closed")
 
     def _require_session(self) -> str:
         self._ensure_open()
@@ -463,43 +409,37 @@ class _LookupCore:
         self._token = None
         self._session = None
 
-    def _url(self, path: str) -> httpx.URL:
-        base = self._base_url
-        return base.copy_with(path=base.path.rstrip("/") + path)
-
     def _exchange(self, kind: _Retry, *, secret: bool = False) -> _Exchange:
         return _Exchange(kind, self._retry, self._clock, secret=secret)
 
     def _policy(self, kind: _Retry) -> RetryPolicy:
         return NO_RETRY if kind is _Retry.NEVER else self._retry
 
-    def _request(
-        self,
-        http: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        exchange: _Exchange,
-        *,
-        body: Any = None,
-        token: str | None,
+    def _prepare(
+        self, exchange: _Exchange, method: str, path: str, *, body: Any, authorised: bool
     ) -> httpx.Request:
-        headers = {
-            "Accept": _ACCEPT,
-            "User-Agent": _USER_AGENT,
-            REQUEST_ID_HEADER: exchange.request_id,
-        }
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        return http.build_request(
-            method, self._url(path), json=body, headers=headers, timeout=self._timeout
-        )
+        """The request of a call, once the client is open (and signed in, if
+        ``authorised``)."""
+        bearer = self._require_session() if authorised else None
+        self._ensure_open()
+        return self._request(method, path, exchange.request_id, json=body, token=bearer)
 
-    def _failed(self, exchange: _Exchange, error: ContactPointError) -> ContactPointError:
-        """The error to raise for a call that failed for good."""
+    def _give_up(self, exchange: _Exchange, error: ContactPointError) -> NoReturn:
+        """Raise the error of a call that failed for good with ``error``."""
         final = exchange.final(error)
         if isinstance(final, SessionInvalid):
             self._forget()  # the directory has ended it: the token is no use
-        return final
+        if final is error:
+            raise error
+        raise final from error
+
+    @staticmethod
+    def _sign_out_failed(error: ContactPointError, exc: BaseException | None) -> None:
+        """On leaving ``with``, a failed sign-out: raised if the block ended
+        well, logged if it raised (its own exception goes on)."""
+        if exc is None:
+            raise error
+        _log.warning("sign-out on leaving the client failed; the session will expire")
 
     def _invalid(
         self,
@@ -518,15 +458,12 @@ class _LookupCore:
         )
 
     def _json(self, response: httpx.Response, exchange: _Exchange) -> Any:
-        media = str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
-        if media != "application/json":
+        if media_type(response) != "application/json":
             raise self._invalid(
                 response, exchange, "the answer is not application/json", "response_not_json"
             )
         try:
-            return json.loads(
-                response.content, object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-            )
+            return strict_json(response.content)
         except (ValueError, RecursionError):
             raise self._invalid(
                 response, exchange, "the answer is not valid JSON", "response_not_json"
@@ -540,7 +477,7 @@ class _LookupCore:
             raise self._invalid(
                 response,
                 exchange,
-                f"the answer is not {what} and nothing else: {_problem_summary(error.problems)}",
+                f"the answer is not {what} and nothing else: {problem_summary(error.problems)}",
                 "response_invalid",
                 error.problems,
             ) from None
@@ -576,7 +513,7 @@ class _LookupCore:
             raise self._invalid(
                 response,
                 exchange,
-                f"the answer is not a session: {_problem_summary(error.problems)}",
+                f"the answer is not a session: {problem_summary(error.problems)}",
                 "response_invalid",
                 error.problems,
             ) from None
@@ -595,7 +532,7 @@ class _LookupCore:
             raise self._invalid(
                 response,
                 exchange,
-                f"the answer is not a view of a record: {_problem_summary(error.problems)}",
+                f"the answer is not a view of a record: {problem_summary(error.problems)}",
                 "response_invalid",
                 error.problems,
             ) from None
@@ -619,7 +556,7 @@ class _LookupCore:
             raise self._invalid(
                 response,
                 exchange,
-                f"the answer is not an archived record: {_problem_summary(error.problems)}",
+                f"the answer is not an archived record: {problem_summary(error.problems)}",
                 "response_invalid",
                 error.problems,
             ) from None
@@ -696,7 +633,7 @@ _DONE: Final = (204, 200, 201)
 # --- The blocking client -----------------------------------------------------------------
 
 
-class LookupClient(_LookupCore):
+class LookupClient(_LookupCore[httpx.Client], SyncClientBase):
     """Look up children for one signed-in user, blocking (ACC-1, ACC-3, ACC-4, ACC-6).
 
     :param base_url: the directory, e.g. ``https://directory.example/``;
@@ -711,7 +648,7 @@ class LookupClient(_LookupCore):
     :param codec: the wire codec (default: the shared one).
     """
 
-    __slots__ = ("_http", "_owns_http")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -724,11 +661,9 @@ class LookupClient(_LookupCore):
         retry: RetryPolicy | None = None,
         codec: WireCodec | None = None,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ConfigurationError("give a transport or an http_client, not both")
+        check_transport(transport, http_client)
         super().__init__(base_url=base_url, clock=clock, timeout=timeout, retry=retry, codec=codec)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._timeout, transport=transport)
+        self._connect(transport, http_client)
 
     # --- sessions (ACC-1, ACC-6) ---------------------------------------------------------
 
@@ -872,16 +807,8 @@ class LookupClient(_LookupCore):
     def close(self) -> None:
         """Forget the session and close the HTTP client the SDK built.
         Idempotent. Does not sign out: use :meth:`sign_out` (or ``with``)."""
-        if self._closed:
-            return
         self._forget()
-        self._closed = True
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        self._ensure_open()
-        return self
+        super().close()
 
     def __exit__(
         self,
@@ -892,10 +819,8 @@ class LookupClient(_LookupCore):
         try:
             if not self._closed:
                 self.sign_out()
-        except ContactPointError:
-            if exc is None:
-                raise
-            _log.warning("sign-out on leaving the client failed; the session will expire")
+        except ContactPointError as error:
+            self._sign_out_failed(error, exc)
         finally:
             self.close()
 
@@ -911,44 +836,29 @@ class LookupClient(_LookupCore):
         body: Any = None,
         authorised: bool = True,
     ) -> httpx.Response:
-        bearer = self._require_session() if authorised else None
-        self._ensure_open()
-        request = self._request(self._http, method, path, exchange, body=body, token=bearer)
+        request = self._prepare(exchange, method, path, body=body, authorised=authorised)
 
         def attempt(n: int) -> httpx.Response:
-            failure: TransportFailure
-            try:
-                response = self._http.send(request)
-            except httpx.TransportError as error:
-                failure = exchange.not_sent(error, n)
-                if not exchange.secret:
-                    raise failure from error
-            else:
-                return exchange.answered(response, n, expect)
-            # Credentials went with the request: raised here, outside the
-            # handler, the failure keeps no reference to it.
-            raise failure
+            response = self._send(request, n, exchange.not_sent, secret=exchange.secret)
+            return exchange.answered(response, n, expect)
 
         try:
             return self._policy(exchange.kind).call(attempt)
         except ContactPointError as error:
-            final = self._failed(exchange, error)
-            if final is error:
-                raise
-            raise final from error
+            self._give_up(exchange, error)
 
 
 # --- The async client ---------------------------------------------------------------------
 
 
-class AsyncLookupClient(_LookupCore):
+class AsyncLookupClient(_LookupCore[httpx.AsyncClient], AsyncClientBase):
     """:class:`LookupClient`, awaited: the same parameters and methods.
 
     ``transport`` is an ``httpx.AsyncBaseTransport`` and ``http_client`` an
     ``httpx.AsyncClient``.
     """
 
-    __slots__ = ("_http", "_owns_http")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -961,11 +871,9 @@ class AsyncLookupClient(_LookupCore):
         retry: RetryPolicy | None = None,
         codec: WireCodec | None = None,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ConfigurationError("give a transport or an http_client, not both")
+        check_transport(transport, http_client)
         super().__init__(base_url=base_url, clock=clock, timeout=timeout, retry=retry, codec=codec)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout, transport=transport)
+        self._connect(transport, http_client)
 
     async def sign_in(self, username: str, password: str, pin: str, token: str) -> LookupSession:
         """See :meth:`LookupClient.sign_in`."""
@@ -1060,18 +968,8 @@ class AsyncLookupClient(_LookupCore):
 
     async def close(self) -> None:
         """See :meth:`LookupClient.close`."""
-        if self._closed:
-            return
         self._forget()
-        self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
-
-    aclose = close
-
-    async def __aenter__(self) -> Self:
-        self._ensure_open()
-        return self
+        await super().close()
 
     async def __aexit__(
         self,
@@ -1082,10 +980,8 @@ class AsyncLookupClient(_LookupCore):
         try:
             if not self._closed:
                 await self.sign_out()
-        except ContactPointError:
-            if exc is None:
-                raise
-            _log.warning("sign-out on leaving the client failed; the session will expire")
+        except ContactPointError as error:
+            self._sign_out_failed(error, exc)
         finally:
             await self.close()
 
@@ -1099,28 +995,13 @@ class AsyncLookupClient(_LookupCore):
         body: Any = None,
         authorised: bool = True,
     ) -> httpx.Response:
-        bearer = self._require_session() if authorised else None
-        self._ensure_open()
-        request = self._request(self._http, method, path, exchange, body=body, token=bearer)
+        request = self._prepare(exchange, method, path, body=body, authorised=authorised)
 
         async def attempt(n: int) -> httpx.Response:
-            failure: TransportFailure
-            try:
-                response = await self._http.send(request)
-            except httpx.TransportError as error:
-                failure = exchange.not_sent(error, n)
-                if not exchange.secret:
-                    raise failure from error
-            else:
-                return exchange.answered(response, n, expect)
-            # Credentials went with the request: raised here, outside the
-            # handler, the failure keeps no reference to it.
-            raise failure
+            response = await self._send(request, n, exchange.not_sent, secret=exchange.secret)
+            return exchange.answered(response, n, expect)
 
         try:
             return await self._policy(exchange.kind).acall(attempt)
         except ContactPointError as error:
-            final = self._failed(exchange, error)
-            if final is error:
-                raise
-            raise final from error
+            self._give_up(exchange, error)

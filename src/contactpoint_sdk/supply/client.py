@@ -33,19 +33,32 @@ Both have the same methods; one blocks, the other is awaited. Each::
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from types import TracebackType
-from typing import Any, Final, NoReturn, Self
+from typing import Final, NoReturn
 
 import attrs
 import httpx
 
-from contactpoint_sdk import __version__
-from contactpoint_sdk._http import REQUEST_ID_HEADER, error_for_response, transport_failure
-from contactpoint_sdk.clock import Clock, SystemClock
+from contactpoint_sdk._client import (
+    DEFAULT_TIMEOUT,
+    AsyncClientBase,
+    ClientBase,
+    H,
+    NotSent,
+    SyncClientBase,
+    check_transport,
+)
+from contactpoint_sdk._http import (
+    REQUEST_ID_HEADER,
+    error_for_response,
+    media_type,
+    problem_summary,
+    strict_json,
+    transport_failure,
+)
+from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import (
     ConfigurationError,
     ContactPointError,
@@ -57,7 +70,7 @@ from contactpoint_sdk.errors import (
     TransportFailure,
     ValidationError,
 )
-from contactpoint_sdk.models.codec import WireCodec, default_codec
+from contactpoint_sdk.models.codec import WireCodec
 from contactpoint_sdk.models.operations import (
     MAX_OPERATIONS_PER_BATCH,
     AnyOperation,
@@ -88,18 +101,12 @@ __all__ = [
     "SupplyResult",
 ]
 
-#: Every request's timeout unless the caller gives one: 10 s to connect, 30 s
-#: to write, read or wait for a pooled connection.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 #: Where batches go (``docs/http-api.md``).
 SUPPLY_PATH: Final = "/v1/supply/batches"
 #: Where the directory publishes its encryption keys.
 DIRECTORY_KEYS_PATH: Final = "/v1/keys/directory"
 #: The media type of a sealed envelope (a compact JWE).
 ENVELOPE_CONTENT_TYPE: Final = "application/jose"
-
-_ACCEPT: Final = "application/json, application/problem+json"
-_USER_AGENT: Final = f"contactpoint-sdk/{__version__}"
 
 
 @attrs.frozen
@@ -152,47 +159,10 @@ def _check_signing_key(key: object) -> SigningKey | KeyRing[SigningKey]:
     return key
 
 
-def _base_url(value: str | httpx.URL) -> httpx.URL:
-    try:
-        url = httpx.URL(str(value))
-    except httpx.InvalidURL as error:
-        raise ConfigurationError(f"base_url is not a URL: {error}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError("base_url must be an http:// or https:// URL with a host")
-    if url.query or url.fragment:
-        raise ConfigurationError("base_url must not carry a query or fragment")
-    return url
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member names")
-    return result
-
-
-def _no_constants(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _strict_json(content: bytes) -> Any:
-    return json.loads(content, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
-def _media_type(response: httpx.Response) -> str:
-    value = str(response.headers.get("content-type", ""))
-    return value.split(";", 1)[0].strip().lower()
-
-
-def _problem_summary(problems: Iterable[Problem], limit: int = 5) -> str:
-    """Paths and codes only: never a value from the body."""
-    listed = [f"{p.path or '(document)'} {p.code}" for p in problems]
-    more = f", and {len(listed) - limit} more" if len(listed) > limit else ""
-    return ", ".join(listed[:limit]) + more
-
-
-class _SupplyCore:
+class _SupplyCore(ClientBase[H]):
     """Configuration and the I/O-free half of both clients."""
+
+    _NAME = "supply"
 
     def __init__(
         self,
@@ -209,14 +179,14 @@ class _SupplyCore:
         max_operations_per_batch: int,
         codec: WireCodec | None,
     ) -> None:
-        self._base_url = _base_url(base_url)
-        self._clock: Clock = clock or SystemClock()
+        super().__init__(
+            base_url=base_url,
+            clock=clock,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            codec=codec,
+        )
         self._signing_key = _check_signing_key(signing_key)
-        self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
-        if not isinstance(self._timeout, httpx.Timeout):
-            raise ConfigurationError("timeout must be an httpx.Timeout")
-        self._retry = retry or RetryPolicy()
-        self._codec = codec or default_codec
         self._sequence = sequence or MemorySequence()
         self._builder = BatchBuilder(
             supplier_id=supplier_id,
@@ -232,7 +202,6 @@ class _SupplyCore:
         self._sealer: Sealer | None = (
             self._make_sealer(directory_key) if directory_key is not None else None
         )
-        self._closed = False
 
     # --- public, shared ---------------------------------------------------------
 
@@ -243,22 +212,6 @@ class _SupplyCore:
     @property
     def agreement_id(self) -> str:
         return self._builder.agreement_id
-
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._base_url
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return self._retry
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return self._timeout
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def build_batches(self, operations: Iterable[AnyOperation]) -> list[SupplyBatch]:
         """Check every operation, then split them into batches with fresh batch
@@ -294,14 +247,6 @@ class _SupplyCore:
             content_type=BATCH_CONTENT_TYPE,
         )
 
-    def _url(self, path: str) -> httpx.URL:
-        base = self._base_url
-        return base.copy_with(path=base.path.rstrip("/") + path)
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise ConfigurationError("this supply client is closed", code="client_closed")
-
     def _check_batch(self, batch: SupplyBatch) -> None:
         if not isinstance(batch, SupplyBatch):
             raise TypeError("send_batch takes a SupplyBatch")
@@ -314,43 +259,22 @@ class _SupplyCore:
     def _seal(self, sealer: Sealer, batch: SupplyBatch) -> bytes:
         return sealer.seal(encode_batch(batch, self._codec)).encode("ascii")
 
-    @staticmethod
-    def _headers(request_id: str, *, content_type: str | None = None) -> dict[str, str]:
-        headers = {
-            "Accept": _ACCEPT,
-            "User-Agent": _USER_AGENT,
-            REQUEST_ID_HEADER: request_id,
-        }
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        return headers
-
-    def _batch_request(
-        self, http: httpx.Client | httpx.AsyncClient, token: bytes, request_id: str
-    ) -> httpx.Request:
-        return http.build_request(
-            "POST",
-            self._url(SUPPLY_PATH),
-            content=token,
-            headers=self._headers(request_id, content_type=ENVELOPE_CONTENT_TYPE),
-            timeout=self._timeout,
+    def _batch_request(self, token: bytes, request_id: str) -> httpx.Request:
+        return self._request(
+            "POST", SUPPLY_PATH, request_id, content=token, content_type=ENVELOPE_CONTENT_TYPE
         )
 
-    def _keys_request(
-        self, http: httpx.Client | httpx.AsyncClient, request_id: str
-    ) -> httpx.Request:
-        return http.build_request(
-            "GET",
-            self._url(DIRECTORY_KEYS_PATH),
-            headers=self._headers(request_id),
-            timeout=self._timeout,
-        )
+    def _keys_request(self, request_id: str) -> httpx.Request:
+        return self._request("GET", DIRECTORY_KEYS_PATH, request_id)
 
     @staticmethod
-    def _transport_failure(
-        error: httpx.TransportError, attempts: int, request_id: str
-    ) -> TransportFailure:
-        return transport_failure(error, attempts=attempts, request_id=request_id)
+    def _not_sent(request_id: str) -> NotSent:
+        """The failure for an attempt of request ``request_id`` that got no answer."""
+
+        def failure(error: httpx.TransportError, attempts: int) -> TransportFailure:
+            return transport_failure(error, attempts=attempts, request_id=request_id)
+
+        return failure
 
     def _refuse_status(self, response: httpx.Response, attempts: int, request_id: str) -> None:
         """Raise the typed error for any answer but ``200``."""
@@ -389,10 +313,10 @@ class _SupplyCore:
                 code=code,
             )
 
-        if _media_type(response) != "application/json":
+        if media_type(response) != "application/json":
             refuse("the directory's receipt is not application/json", "receipt_not_json")
         try:
-            data = _strict_json(response.content)
+            data = strict_json(response.content)
         except (ValueError, RecursionError):
             refuse("the directory's receipt is not valid JSON", "receipt_not_json")
         try:
@@ -400,7 +324,7 @@ class _SupplyCore:
         except ValidationError as error:
             refuse(
                 "the directory's answer is not a receipt and nothing else (SUP-1): "
-                + _problem_summary(error.problems),
+                + problem_summary(error.problems),
                 "receipt_invalid",
                 error.problems,
             )
@@ -427,7 +351,7 @@ class _SupplyCore:
             )
         rid = self._request_id(response, request_id)
         try:
-            data = _strict_json(response.content)
+            data = strict_json(response.content)
             if not isinstance(data, Mapping):
                 raise KeyMaterialError("a JWKS is a JSON object")
             keys = PublicKeySet.from_jwks(data, curve="X25519")
@@ -461,7 +385,7 @@ class _SupplyCore:
 # --- The blocking client -------------------------------------------------------------
 
 
-class SupplyClient(_SupplyCore):
+class SupplyClient(_SupplyCore[httpx.Client], SyncClientBase):
     """Sends a supplier's operations to the directory, blocking (SUP-1, SUP-5, SUP-6).
 
     :param base_url: the directory, e.g. ``https://directory.example/``;
@@ -501,8 +425,7 @@ class SupplyClient(_SupplyCore):
         http_client: httpx.Client | None = None,
         codec: WireCodec | None = None,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ConfigurationError("give a transport or an http_client, not both")
+        check_transport(transport, http_client)
         super().__init__(
             base_url=base_url,
             supplier_id=supplier_id,
@@ -516,10 +439,7 @@ class SupplyClient(_SupplyCore):
             max_operations_per_batch=max_operations_per_batch,
             codec=codec,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            base_url=self._base_url, timeout=self._timeout, transport=transport
-        )
+        self._connect(transport, http_client, self._base_url)
         self._key_lock = threading.Lock()
 
     def send_batch(self, batch: SupplyBatch) -> SupplyReceipt:
@@ -535,10 +455,11 @@ class SupplyClient(_SupplyCore):
         self._check_batch(batch)
         token = self._seal(self._get_sealer(), batch)
         request_id = uuid.uuid4().hex
-        request = self._batch_request(self._http, token, request_id)
+        request = self._batch_request(token, request_id)
+        not_sent = self._not_sent(request_id)
 
         def attempt(n: int) -> SupplyReceipt:
-            return self._receipt(self._send(request, n, request_id), batch, n, request_id)
+            return self._receipt(self._send(request, n, not_sent), batch, n, request_id)
 
         return self._retry.call(attempt)
 
@@ -584,33 +505,7 @@ class SupplyClient(_SupplyCore):
             self._sealer = self._make_sealer(self._fetch_directory_key())
             return self._sealer.recipient
 
-    def close(self) -> None:
-        """Close the HTTP client the SDK built (and its transport). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        self._ensure_open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # --- internals ----------------------------------------------------------------
-
-    def _send(self, request: httpx.Request, attempt: int, request_id: str) -> httpx.Response:
-        try:
-            return self._http.send(request)
-        except httpx.TransportError as error:
-            raise self._transport_failure(error, attempt, request_id) from error
 
     def _get_sealer(self) -> Sealer:
         sealer = self._sealer
@@ -623,10 +518,11 @@ class SupplyClient(_SupplyCore):
 
     def _fetch_directory_key(self) -> PublicKey:
         request_id = uuid.uuid4().hex
-        request = self._keys_request(self._http, request_id)
+        request = self._keys_request(request_id)
+        not_sent = self._not_sent(request_id)
 
         def attempt(n: int) -> PublicKey:
-            return self._directory_key(self._send(request, n, request_id), n, request_id)
+            return self._directory_key(self._send(request, n, not_sent), n, request_id)
 
         return self._retry.call(attempt)
 
@@ -634,7 +530,7 @@ class SupplyClient(_SupplyCore):
 # --- The async client -------------------------------------------------------------------
 
 
-class AsyncSupplyClient(_SupplyCore):
+class AsyncSupplyClient(_SupplyCore[httpx.AsyncClient], AsyncClientBase):
     """:class:`SupplyClient`, awaited: the same parameters and methods.
 
     ``transport`` is an ``httpx.AsyncBaseTransport`` and ``http_client`` an
@@ -659,8 +555,7 @@ class AsyncSupplyClient(_SupplyCore):
         http_client: httpx.AsyncClient | None = None,
         codec: WireCodec | None = None,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ConfigurationError("give a transport or an http_client, not both")
+        check_transport(transport, http_client)
         super().__init__(
             base_url=base_url,
             supplier_id=supplier_id,
@@ -674,10 +569,7 @@ class AsyncSupplyClient(_SupplyCore):
             max_operations_per_batch=max_operations_per_batch,
             codec=codec,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            base_url=self._base_url, timeout=self._timeout, transport=transport
-        )
+        self._connect(transport, http_client, self._base_url)
         self._key_lock = asyncio.Lock()
 
     async def send_batch(self, batch: SupplyBatch) -> SupplyReceipt:
@@ -686,10 +578,11 @@ class AsyncSupplyClient(_SupplyCore):
         self._check_batch(batch)
         token = self._seal(await self._get_sealer(), batch)
         request_id = uuid.uuid4().hex
-        request = self._batch_request(self._http, token, request_id)
+        request = self._batch_request(token, request_id)
+        not_sent = self._not_sent(request_id)
 
         async def attempt(n: int) -> SupplyReceipt:
-            return self._receipt(await self._send(request, n, request_id), batch, n, request_id)
+            return self._receipt(await self._send(request, n, not_sent), batch, n, request_id)
 
         return await self._retry.acall(attempt)
 
@@ -722,35 +615,7 @@ class AsyncSupplyClient(_SupplyCore):
             self._sealer = self._make_sealer(await self._fetch_directory_key())
             return self._sealer.recipient
 
-    async def close(self) -> None:
-        """Close the HTTP client the SDK built (and its transport). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
-
-    aclose = close
-
-    async def __aenter__(self) -> Self:
-        self._ensure_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # --- internals ----------------------------------------------------------------
-
-    async def _send(self, request: httpx.Request, attempt: int, request_id: str) -> httpx.Response:
-        try:
-            return await self._http.send(request)
-        except httpx.TransportError as error:
-            raise self._transport_failure(error, attempt, request_id) from error
 
     async def _get_sealer(self) -> Sealer:
         sealer = self._sealer
@@ -763,9 +628,10 @@ class AsyncSupplyClient(_SupplyCore):
 
     async def _fetch_directory_key(self) -> PublicKey:
         request_id = uuid.uuid4().hex
-        request = self._keys_request(self._http, request_id)
+        request = self._keys_request(request_id)
+        not_sent = self._not_sent(request_id)
 
         async def attempt(n: int) -> PublicKey:
-            return self._directory_key(await self._send(request, n, request_id), n, request_id)
+            return self._directory_key(await self._send(request, n, not_sent), n, request_id)
 
         return await self._retry.acall(attempt)

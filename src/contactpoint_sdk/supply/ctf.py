@@ -57,8 +57,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from functools import partial
 from os import PathLike
-from types import TracebackType
-from typing import IO, Final, Protocol, Self, TypeVar
+from typing import IO, Final, Protocol, TypeVar
 from xml.etree.ElementTree import Element, ParseError
 
 import attrs
@@ -69,6 +68,7 @@ from defusedxml import (
 )
 from defusedxml.ElementTree import iterparse
 
+from contactpoint_sdk._client import ClosesOnExit
 from contactpoint_sdk.errors import ContactPointError, Problem, ValidationError
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
 from contactpoint_sdk.models.enums import (
@@ -524,7 +524,7 @@ class _Readable(Protocol):
 _Source = str | PathLike[str] | _Readable
 
 
-class CtfStream:
+class CtfStream(ClosesOnExit):
     """An open CTF, read incrementally: :attr:`header`, then the pupils.
 
     Use :func:`iter_ctf`. Iterating yields one :class:`CtfPupilResult` per
@@ -569,17 +569,6 @@ class CtfStream:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- header --------------------------------------------------------------
 

@@ -75,11 +75,11 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import attrs
 
+from contactpoint_sdk._client import ClosesOnExit
 from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import (
     ApiError,
@@ -251,7 +251,7 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class Outbox:
+class Outbox(ClosesOnExit):
     """A durable, ordered queue of one supplier's operations (SUP-6).
 
     ``path`` is the SQLite file (created if missing, readable by its owner
@@ -352,17 +352,6 @@ class Outbox:
             if self._db is not None:
                 self._db.close()
                 self._db = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

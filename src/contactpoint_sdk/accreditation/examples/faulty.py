@@ -197,21 +197,7 @@ class NotEncrypted(FaultySupplier):
 
     expected_failure = "AC-SUP-5-01"
     fault = "sends a plain JWS, not encrypted to the directory's key"
-
-    def _make_client(
-        self, connection: DirectoryConnection, clock: Clock, http_client: httpx.Client | None
-    ) -> SupplyClient:
-        return _SignedOnlyClient(
-            base_url=connection.base_url,
-            supplier_id=connection.supplier_id,
-            agreement_id=connection.agreement_id,
-            signing_key=self._signing_key(connection),
-            directory_key=connection.directory_key,
-            clock=clock,
-            retry=self._retry_policy(),
-            transport=connection.transport if http_client is None else None,
-            http_client=http_client,
-        )
+    _client_class = _SignedOnlyClient
 
 
 # --- SUP-4: batches and sequence numbers ------------------------------------------------

@@ -224,6 +224,8 @@ class ExampleSupplier:
         ServerError,
         ResponseInvalid,
     )
+    #: The supply client it sends through (a variant may bend one step of it).
+    _client_class: ClassVar[type[SupplyClient]] = SupplyClient
 
     def __init__(
         self,
@@ -662,7 +664,7 @@ class ExampleSupplier:
     def _make_client(
         self, connection: DirectoryConnection, clock: Clock, http_client: httpx.Client | None
     ) -> SupplyClient:
-        return SupplyClient(
+        return self._client_class(
             base_url=connection.base_url,
             supplier_id=connection.supplier_id,
             agreement_id=connection.agreement_id,
