@@ -139,14 +139,13 @@ def _upn_problem(s: str) -> tuple[str, str] | None:
         return (
             "upn_character_13",
             "character 13 of a UPN must be a digit, or for a temporary UPN a letter "
-            f"other than I, O or S; got {last!r}",
+            "other than I, O or S",
         )
     expected = upn_check_letter(s[1:])
     if s[0] != expected:
         return (
             "upn_check_letter",
-            f"wrong check letter at character 1 of the UPN: expected {expected!r}, "
-            f"got {s[0]!r}; the UPN was probably mistyped",
+            "wrong check letter at character 1 of the UPN; the UPN was probably mistyped",
         )
     return None
 
@@ -207,8 +206,9 @@ class Upn:
     Refusals are worded by position as the school census words them, each with
     its own code: ``upn_length``, ``upn_la_code`` (characters 2–4),
     ``upn_not_numeric`` (characters 5–12), ``upn_character_13``,
-    ``upn_check_letter`` (character 1; the message gives the expected and the
-    actual letter).
+    ``upn_check_letter`` (character 1). Messages name the position, never a
+    character of the identifier: they reach logs, and identifiers are a
+    child's data.
 
     The LA code is only checked to be three digits: the SDK does not carry the
     DfE's list of local authority codes, so it cannot tell a recognised code
@@ -285,8 +285,7 @@ def _uln_problem(s: str) -> tuple[str, str] | None:
     if s[9] != expected:
         return (
             "uln_check_digit",
-            f"wrong check digit at character 10 of the ULN: expected {expected!r}, "
-            f"got {s[9]!r}; the ULN was probably mistyped",
+            "wrong check digit at character 10 of the ULN; the ULN was probably mistyped",
         )
     return None
 
@@ -400,8 +399,8 @@ def _nhs_problem(s: str) -> tuple[str, str] | None:
     if s[9] != expected:
         return (
             "nhs_number_check_digit",
-            f"wrong check digit at character 10 of the NHS number: expected {expected!r}, "
-            f"got {s[9]!r}; the NHS number was probably mistyped",
+            "wrong check digit at character 10 of the NHS number; the NHS number was "
+            "probably mistyped",
         )
     return None
 
@@ -515,8 +514,7 @@ def _to_school_reference(value: str) -> str:
     for char in s:
         if char not in _SCHOOL_REFERENCE_SYMBOLS:
             raise _refuse(
-                "a school reference may contain only letters A–Z, digits, '-' and '/'; "
-                f"got {char!r}",
+                "a school reference may contain only letters A–Z, digits, '-' and '/'",
                 "school_reference_format",
             )
     return s
