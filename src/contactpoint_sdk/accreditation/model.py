@@ -144,6 +144,9 @@ class RunReport:
     #: what the system declared it can do (supplier plan): the scope of the
     #: accreditation. Tests needing anything else are skipped and not required.
     capabilities: tuple[str, ...] = ()
+    #: the test IDs a ``--only`` run selected, in plan order; ``None`` for the
+    #: whole plan. A selection is not an accreditation outcome.
+    selection: tuple[str, ...] | None = None
     suite: str = SUITE_NAME
     suite_version: str = SUITE_VERSION
 
@@ -200,6 +203,7 @@ class RunReport:
                 "capabilities": list(self.capabilities),
             },
             "tester": self.tester,
+            "selection": None if self.selection is None else list(self.selection),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "outcome": self.outcome,
@@ -221,6 +225,8 @@ class RunReport:
             sut = data["system_under_test"]
             if not isinstance(sut, Mapping):
                 raise TypeError("system_under_test is an object")
+            selected = data.get("selection")  # absent from reports before it
+            selection = None if selected is None else tuple(_str(t) for t in _list(selected))
             report = cls(
                 suite=_str(data["suite"]),
                 suite_version=_str(data["suite_version"]),
@@ -233,6 +239,7 @@ class RunReport:
                 finished_at=_str(data["finished_at"]),
                 results=tuple(TestResult.from_dict(r) for r in _list(data["results"])),
                 capabilities=tuple(_str(c) for c in _list(sut.get("capabilities", []))),
+                selection=selection,
             )
         except (KeyError, TypeError) as error:
             raise ReportFormatError(f"the report is malformed: {error}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any, Final
@@ -29,6 +30,7 @@ __all__ = [
     "junit_xml",
     "load_report",
     "parse_canonical",
+    "printable",
 ]
 
 _STATUS_COLOURS: Final = {
@@ -86,10 +88,41 @@ def load_report(data: bytes) -> RunReport:
 # --- JUnit XML ------------------------------------------------------------------------
 
 
+#: C0 and C1 control characters (and DEL), except tab, line feed and carriage
+#: return: not allowed in XML 1.0, and escape sequences on a terminal.
+_CONTROL_RE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: The same, with tab, line feed and carriage return: for one-line text.
+_CONTROL_LINE_RE: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, one_line: bool = True) -> str:
+    """``text`` without control characters (C0, C1, DEL), for a terminal or
+    an XML document: a system's name or a message can carry escape sequences
+    that would rewrite what a tester sees. With ``one_line``, tab and line
+    breaks go too (each becomes a space)."""
+    if one_line:
+        return _CONTROL_LINE_RE.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+    return _CONTROL_RE.sub("", text)
+
+
 def junit_xml(report: RunReport) -> bytes:
     """The report as JUnit XML (one ``testsuite``, one ``testcase`` per test;
     FAIL as ``failure``, ERROR as ``error``, SKIP as ``skipped``, REVIEW as a
-    ``failure`` of type ``review`` when required, else ``skipped``)."""
+    ``failure`` of type ``review`` when required, else ``skipped``).
+
+    Control characters in the report's strings are left out (:func:`printable`):
+    XML 1.0 cannot carry them, so the document stays well-formed."""
+    suite = _junit_tree(report)
+    for element in suite.iter():
+        for name, value in element.attrib.items():
+            element.set(name, printable(value))
+        if element.text is not None:
+            element.text = printable(element.text, one_line=False)
+    document: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _junit_tree(report: RunReport) -> ET.Element:
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
@@ -146,8 +179,7 @@ def junit_xml(report: RunReport) -> bytes:
         else:
             out = ET.SubElement(case, "system-out")
             out.text = detail
-    document: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
-    return document
+    return suite
 
 
 # --- HTML -------------------------------------------------------------------------------

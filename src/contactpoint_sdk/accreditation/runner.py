@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -58,7 +58,7 @@ from contactpoint_sdk.accreditation.traffic import SupplyInspector, TrafficRecor
 from contactpoint_sdk.reference_server.directory import IN_PROCESS_URL, ReferenceDirectory
 from contactpoint_sdk.reference_server.transport import InProcessTransport
 
-__all__ = ["PLANS", "SUPPLIER_ID", "Mode", "PlanError", "run_plan"]
+__all__ = ["PLANS", "SUPPLIER_ID", "Mode", "PlanError", "required_test_ids", "run_plan"]
 
 _log = logging.getLogger(__name__)
 
@@ -69,6 +69,25 @@ SUPPLIER_ID = "sut-supplier"
 PLANS: dict[str, Plan[Any]] = {"supplier": SUPPLIER_PLAN, "lookup": LOOKUP_PLAN}
 
 C = TypeVar("C")
+
+
+def required_test_ids(plan: str, capabilities: Iterable[str]) -> tuple[str, ...]:
+    """The tests of ``plan`` a system declaring ``capabilities`` must pass, in
+    plan order: every required test needing no capability or a declared one
+    (SUP-3). The look-up plan is run with every capability, whatever is
+    declared.
+
+    :raises PlanError: no such plan.
+    """
+    selected = PLANS.get(plan)
+    if selected is None:
+        raise PlanError(f"no plan {plan!r}: choose one of {', '.join(sorted(PLANS))}")
+    declared = {c.value for c in Capability} if plan == "lookup" else {str(c) for c in capabilities}
+    return tuple(
+        case.test_id
+        for case in selected
+        if case.required and (case.capability is None or case.capability.value in declared)
+    )
 
 
 def _now() -> str:
@@ -254,6 +273,7 @@ def run_plan(
         finished_at=_now(),
         results=tuple(results),
         capabilities=tuple(sorted(c.value for c in caps)) if plan == "supplier" else (),
+        selection=None if only is None else tuple(case.test_id for case in cases),
     )
 
 

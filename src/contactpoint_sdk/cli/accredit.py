@@ -7,14 +7,26 @@ result, compare two runs (SUP-3).
         --tester "A. Tester" --out results/ --signing-key tester.pem
     contactpoint accredit run --plan supplier --mode blackbox \\
         --sut-name "Acme MIS" --sut-version 4.2 --tester "A. Tester" --out results/
-    contactpoint accredit verify results/result.signed.json [--trust tester.pub.pem]
+    contactpoint accredit verify results/result.signed.json --trust tester.pub.pem
     contactpoint accredit diff results/report.json known-good/report.json
     contactpoint accredit keygen tester.pem
 
 ``run`` writes ``report.json`` (canonical JSON), ``report.junit.xml``,
 ``report.html`` and ``result.signed.json`` into ``--out``. Exit codes: 0
-every required test passed (``verify``: the result verifies; ``diff``: no
-regression); 1 otherwise; 2 bad usage.
+every required test passed (``verify``: the result verifies, signed by a
+trusted key, and covers every required test; ``diff``: no regression); 1
+otherwise; 2 bad usage.
+
+``verify`` without ``--trust`` checks only that the file was not altered
+since it was signed, by whatever key: it prints ``UNTRUSTED (self-signed)``
+and exits 1 unless ``--allow-untrusted`` is given. A ``run --only`` result is
+a selection, not an accreditation outcome: ``verify`` refuses it
+(``IncompleteRun``).
+
+The tester's key (``keygen``, ``run --signing-key``) is encrypted under a
+passphrase read from ``$CONTACTPOINT_KEY_PASSPHRASE`` (or ``--passphrase-env
+VAR``; asked for at a terminal when unset). Text a system under test
+supplies (its name, messages) is printed without control characters.
 """
 
 from __future__ import annotations
@@ -36,8 +48,9 @@ from contactpoint_sdk.accreditation.report import (
     html_page,
     junit_xml,
     load_report,
+    printable,
 )
-from contactpoint_sdk.accreditation.runner import PLANS, run_plan
+from contactpoint_sdk.accreditation.runner import PLANS, required_test_ids, run_plan
 from contactpoint_sdk.accreditation.signing import (
     SignedResultError,
     generate_key_file,
@@ -47,7 +60,15 @@ from contactpoint_sdk.accreditation.signing import (
     sign_result,
     verify_result,
 )
-from contactpoint_sdk.cli._options import EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from contactpoint_sdk.cli._options import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_passphrase_argument,
+    read_passphrase,
+)
+from contactpoint_sdk.errors import ConfigurationError
 
 __all__ = ["add_accredit_arguments", "load_harness", "write_outputs"]
 
@@ -91,9 +112,15 @@ def add_accredit_arguments(parser: argparse.ArgumentParser) -> None:
         help="the tester's Ed25519 PEM key that signs the result (see 'accredit keygen'); "
         "without it the result is signed with a one-off key",
     )
+    add_passphrase_argument(run, what="signing key")
     run.add_argument("--sut-name", help="the system's name (default: the harness's)")
     run.add_argument("--sut-version", help="the system's version (default: the harness's)")
-    run.add_argument("--only", nargs="+", metavar="TEST_ID", help="run only these tests")
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="TEST_ID",
+        help="run only these tests (a selection: not an accreditation outcome)",
+    )
     run.add_argument(
         "--capabilities",
         help="black-box: what the system can do, comma-separated "
@@ -108,13 +135,21 @@ def add_accredit_arguments(parser: argparse.ArgumentParser) -> None:
         "verify",
         help="check a signed result; refuse any altered one",
         description="Check a signed accreditation result: its canonical form, the Ed25519 "
-        "signature, and (with --trust) that the signer holds a known tester's key.",
-        epilog="Exit codes: 0 the result verifies; 1 it was altered, is malformed or is "
-        "signed by an untrusted key; 2 bad usage.",
+        "signature, that the signer holds a known tester's key (--trust), and that the "
+        "results cover every required test of the plan for the declared capabilities.",
+        epilog="Exit codes: 0 the result verifies, signed by a trusted key, and is complete; "
+        "1 it was altered, is malformed, is incomplete (a --only selection), is signed by an "
+        "untrusted key, or no --trust was given (unless --allow-untrusted); 2 bad usage.",
     )
     verify.add_argument("report", type=Path, help="result.signed.json")
     verify.add_argument(
         "--trust", type=Path, action="append", help="a public key (PEM) the signer must hold"
+    )
+    verify.add_argument(
+        "--allow-untrusted",
+        action="store_true",
+        help="without --trust: exit 0 for a self-signed result (it proves only that the file "
+        "was not altered, not who signed it)",
     )
     verify.set_defaults(handler=run_verify)
 
@@ -135,10 +170,12 @@ def add_accredit_arguments(parser: argparse.ArgumentParser) -> None:
         help="make a tester's Ed25519 signing key (PEM)",
         description="Make a tester's Ed25519 signing key (PEM, readable by its owner only) "
         "and its public key beside it (NAME.pub.pem), for 'accredit run --signing-key' and "
-        "'accredit verify --trust'.",
+        "'accredit verify --trust'. The private key is encrypted under the passphrase in "
+        "$CONTACTPOINT_KEY_PASSPHRASE (or --passphrase-env).",
         epilog=EXIT_CODES,
     )
     keygen.add_argument("path", type=Path, help="where to write the private key (PEM)")
+    add_passphrase_argument(keygen, what="signing key")
     keygen.set_defaults(handler=run_keygen)
 
 
@@ -171,10 +208,20 @@ def load_harness(spec: str) -> SupplierHarness | LookupHarness:
     return target
 
 
-def write_outputs(report: RunReport, out: Path, signing_key: Path | None) -> dict[str, Path]:
-    """Write the four files for ``report``; their paths by kind."""
+def write_outputs(
+    report: RunReport,
+    out: Path,
+    signing_key: Path | Ed25519PrivateKey | None,
+    passphrase: str | None = None,
+) -> dict[str, Path]:
+    """Write the four files for ``report``; their paths by kind.
+
+    ``signing_key`` is a key, or its encrypted PEM file (opened with
+    ``passphrase``); ``None`` signs with a one-off key."""
     out.mkdir(parents=True, exist_ok=True)
-    key = load_private_key(signing_key) if signing_key is not None else None
+    key = (
+        load_private_key(signing_key, passphrase) if isinstance(signing_key, Path) else signing_key
+    )
     if key is None:
         key = Ed25519PrivateKey.generate()
     paths = {
@@ -204,8 +251,10 @@ def run_accredit(args: argparse.Namespace) -> int:
             capabilities = frozenset(
                 Capability(c.strip()) for c in args.capabilities.split(",") if c.strip()
             )
+        key: Ed25519PrivateKey | None = None
         if args.signing_key is not None:
-            load_private_key(args.signing_key)  # refuse a bad key before a long run
+            # open the key before a long run: a bad key or passphrase fails now
+            key = load_private_key(args.signing_key, read_passphrase(args.passphrase_env))
         report = run_plan(
             args.plan,
             system,
@@ -217,14 +266,20 @@ def run_accredit(args: argparse.Namespace) -> int:
             capabilities=capabilities,
             step_timeout=args.step_timeout,
         )
-    except (PlanError, ValueError, SignedResultError) as error:
+    except (PlanError, ValueError, SignedResultError, ConfigurationError) as error:
         return _usage(str(error))
-    paths = write_outputs(report, args.out, args.signing_key)
+    paths = write_outputs(report, args.out, key)
     for result in report.results:
         required = "required" if result.required else "optional"
-        print(f"{result.test_id:14} {result.status.value.upper():7} {required:9} {result.message}")
+        message = printable(result.message)
+        print(f"{result.test_id:14} {result.status.value.upper():7} {required:9} {message}")
     counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
     print(f"outcome: {report.outcome.upper()} ({counts})")
+    if report.selection is not None:
+        print(
+            f"note: --only ran {len(report.selection)} selected test(s), not the whole plan: "
+            "this result is not an accreditation outcome ('accredit verify' refuses it)"
+        )
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return EXIT_OK if report.passed else EXIT_FAILED
@@ -242,14 +297,32 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         verified = verify_result(data, trusted=trusted)
     except SignedResultError as error:
-        print(f"REFUSED ({type(error).__name__}): {error}", file=sys.stderr)
+        print(f"REFUSED ({type(error).__name__}): {printable(str(error))}", file=sys.stderr)
         return EXIT_FAILED
     a = verified.attestation
     sut = a["system_under_test"]
-    print(f"verified: signed by key {verified.key_id}")
-    print(f"{a['suite']} {a['suite_version']}, {a['plan']} plan, {a['mode']} mode")
-    print(f"system under test: {sut['name']} {sut['version']}; tester {a['tester']}; {a['date']}")
+    p = printable
+    if trusted is None:
+        print(f"UNTRUSTED (self-signed): signed by key {verified.key_id}, which no --trust names")
+    else:
+        print(f"verified: signed by trusted key {verified.key_id}")
+    print(f"{p(a['suite'])} {p(a['suite_version'])}, {p(a['plan'])} plan, {p(a['mode'])} mode")
+    print(
+        f"system under test: {p(sut['name'])} {p(sut['version'])}; tester {p(a['tester'])}; "
+        f"{p(a['date'])}"
+    )
+    capabilities = ", ".join(p(c) for c in sut["capabilities"]) or "(none declared)"
+    print(f"declared capabilities: {capabilities}")
+    required = required_test_ids(verified.report.plan, verified.report.capabilities)
+    print(f"required tests: {len(required)}, every one in the results")
     print(f"outcome: {a['outcome'].upper()}")
+    if trusted is None and not args.allow_untrusted:
+        print(
+            "not accepted: without --trust anyone's key verifies; give the tester's public key "
+            "(--trust tester.pub.pem), or --allow-untrusted to accept a self-signed result",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -258,7 +331,8 @@ def _read_report(path: Path) -> RunReport:
     try:
         return load_report(data)
     except ReportFormatError:
-        return verify_result(data).report  # a signed result: its report, verified
+        # a signed result: its report, verified (a --only selection may be compared)
+        return verify_result(data, complete=False).report
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -277,8 +351,11 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_keygen(args: argparse.Namespace) -> int:
     """``accredit keygen``."""
+    if args.path.exists():
+        return _usage(f"{args.path} exists; not overwritten")
+    passphrase = read_passphrase(args.passphrase_env, confirm=True)
     try:
-        key = generate_key_file(args.path)
+        key = generate_key_file(args.path, passphrase)
     except FileExistsError:
         return _usage(f"{args.path} exists; not overwritten")
     print(f"wrote {args.path} (key {key_id(key.public_key())}) and its public key beside it")

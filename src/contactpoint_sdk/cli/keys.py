@@ -133,7 +133,12 @@ def _new(path: Path, kind: str, passphrase: str, now: datetime) -> int:
     ring: KeyRing[Any] = KeyRing(key_type)
     key = key_type.generate()
     ring.add(key, not_before=now)
-    _write(path, ring.to_encrypted_json(passphrase))
+    try:
+        _write(path, ring.to_encrypted_json(passphrase), exclusive=True)
+    except FileExistsError:  # made by someone else since the check above
+        raise ConfigurationError(
+            f"{path} exists; keys are never overwritten (use rotate)"
+        ) from None
     print(f"created {path}: {kind} key {key.kid}")
     return 0
 
@@ -169,8 +174,15 @@ def _list(path: Path, now: datetime) -> int:
     return 0
 
 
-def _write(path: Path, text: str) -> None:
-    """Write whole or not at all, owner-readable only."""
+def _write(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write whole or not at all, owner-readable only.
+
+    ``exclusive``: never over an existing file, however close the race: the
+    finished temporary file is hard-linked to ``path`` (which fails if it
+    exists, atomically) and then unlinked.
+
+    :raises FileExistsError: ``exclusive`` and ``path`` exists.
+    """
     directory = path.resolve().parent
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -179,7 +191,9 @@ def _write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
+        if exclusive:
+            os.link(temp, path)
+        else:
+            os.replace(temp, path)
+    finally:
         Path(temp).unlink(missing_ok=True)
-        raise

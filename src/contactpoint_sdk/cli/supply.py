@@ -19,11 +19,23 @@ it, signed and encrypted, one way (SUP-1, SUP-5)::
    this school (:mod:`contactpoint_sdk.supply.roster`, encrypted under the key
    ring's passphrase): only joiners, changes and leavers are sent. Leavers are
    withheld when a pupil in the file could not be identified (a missing or
-   invalid UPN: that pupil may be one of them), and with ``--partial`` (the
-   file is not the whole roll).
+   invalid UPN: that pupil may be one of them), and with ``--partial`` or a
+   ``Header/DocumentQualifier`` of ``partial`` (the file is not the whole
+   roll). A pupil whose ``BasicDetails/FormerUPN`` is in the roster is the
+   same pupil under a new UPN: the roster entry moves to the new UPN (its
+   start date kept) and one change is sent, not a joiner and a leaver.
+   A file whose leavers are more than :data:`LEAVER_FRACTION_LIMIT` of the
+   school's roster is refused whole (``ctf_roll_shrank``, SUP-8: a wrong or
+   partial file would send the whole school as leavers) unless
+   ``--confirm-leavers N`` gives their number.
 3. **Send** them in batches, with a progress bar on stderr; record in the
    roster only what the directory accepted, so a rejected operation is sent
-   again next run.
+   again next run. The first batch's sequence number shows whether the roster
+   is current: a directory that already accepted a higher number from this
+   supplier refuses it whole, and the run stops there with
+   :class:`~contactpoint_sdk.supply.roster.RosterStale` (SUP-8) before any
+   operation is acted on; later runs refuse at once until the roster is
+   rebuilt (``--rebuild-roster``, docs/ctf.md).
 4. **Summarise**: sent, accepted, rejected with the directory's code and rule,
    pupils not sent and why. Nothing printed names a child: pupils are named by
    their position in the file.
@@ -38,7 +50,8 @@ Where the directory is:
   one ``contactpoint serve`` prints as ``CONTACTPOINT_CA_FILE``);
 - ``--reference-directory FILE.db``: the reference directory, in this
   process, kept in a SQLite file between runs; the supplier is registered with
-  the key ring's public keys on each run. For demos and tests only.
+  the key ring's public keys on each run. For demos and tests only. The
+  file and its audit log are created owner-readable only.
 
 The roster file defaults to ``<supplier-id>.roster`` beside the key ring.
 """
@@ -46,12 +59,13 @@ The roster file defaults to ``<supplier-id>.roster`` beside the key ring.
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 import httpx
@@ -92,20 +106,39 @@ from contactpoint_sdk.models.operations import (
 )
 from contactpoint_sdk.models.record import SourceIdentifiers
 from contactpoint_sdk.supply.client import DEFAULT_TIMEOUT, SupplyClient
-from contactpoint_sdk.supply.ctf import CtfHeader, CtfNote, CtfPupilResult, CtfRefused, iter_ctf
+from contactpoint_sdk.supply.ctf import (
+    CtfHeader,
+    CtfNote,
+    CtfPupilResult,
+    CtfRefused,
+    iter_ctf,
+)
 from contactpoint_sdk.supply.keys import KeyRing, SigningKey
 from contactpoint_sdk.supply.roster import (
     Roster,
     RosterEntry,
     RosterFile,
     RosterSequence,
+    RosterStale,
     supplied_digest,
 )
 
 if TYPE_CHECKING:
     from contactpoint_sdk.reference_server import ReferenceDirectory
 
-__all__ = ["add_supply_arguments", "run_supply"]
+__all__ = ["LEAVER_FRACTION_LIMIT", "add_supply_arguments", "run_supply"]
+
+#: The largest share of a school's roster one file may send as leavers
+#: without ``--confirm-leavers`` (SUP-8, keep the data accurate). Above it the
+#: file is refused whole (``ctf_roll_shrank``): a partial export, a transfer
+#: file or another school's file would otherwise end every missing pupil's
+#: school involvement. 20%: a real roll loses about a sixth of its pupils at
+#: the summer (one year group of six or seven); more in one file is checked
+#: by a person, who confirms the number.
+LEAVER_FRACTION_LIMIT: Final = 0.20
+#: A ``Header/DestSchool`` ``Estab`` that is a placeholder, not a school:
+#: ``LLLL`` (the local authority) or ``MMMM`` (unknown).
+_PLACEHOLDER_ESTABS: Final = frozenset({"LLLL", "MMMM", "XXXX"})
 
 
 def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +184,19 @@ def add_supply_arguments(parser: argparse.ArgumentParser) -> None:
         help="the file is not the school's whole roll: send joiners and changes, no leavers",
     )
     ctf.add_argument(
+        "--confirm-leavers",
+        type=int,
+        metavar="N",
+        help=f"send N leavers although they are more than {LEAVER_FRACTION_LIMIT * 100:.0f}%% "
+        "of the school's roster (refused otherwise: SUP-8); N must be the number of leavers",
+    )
+    ctf.add_argument(
+        "--rebuild-roster",
+        action="store_true",
+        help="recover a stale roster (roster_stale): supply every pupil in this whole-roll "
+        "file again, leavers from the roster, and number batches afresh (docs/ctf.md)",
+    )
+    ctf.add_argument(
         "--dry-run", action="store_true", help="read and compare only: send nothing, change nothing"
     )
     ctf.add_argument(
@@ -175,6 +221,8 @@ class _Item:
     operation: SuppliedChild | ChildLeftSetting
     entry: RosterEntry | None = None  # joiners and changes
     upn: str = attrs.field(repr=False, default="")
+    #: A former UPN whose roster entry this pupil's replaces (FormerUPN).
+    replaces: str | None = attrs.field(repr=False, default=None)
 
     @property
     def label(self) -> str:
@@ -196,6 +244,8 @@ class _Plan:
     #: Leavers withheld because a pupil could not be identified (a failure),
     #: not because the file is partial (as asked).
     leavers_blocked: bool = False
+    #: Pupils whose roster entry moved from a former UPN to their new one.
+    renumbered: int = 0
 
     def count(self, kind: str) -> int:
         return sum(1 for item in self.items if item.kind == kind)
@@ -222,11 +272,19 @@ def _plan(
     today: date,
     progress: bool,
     allow_older: bool = False,
+    rebuild: bool = False,
+    confirm_leavers: int | None = None,
+    now: datetime | None = None,
 ) -> _Plan:
     """Read the file and decide what to send (module notes, steps 1 and 2).
 
-    :raises CtfRefused: the file is refused whole (unsafe, malformed, or
-        older than the last one accepted for its school, unless ``allow_older``).
+    ``rebuild`` sends every pupil, changed or not (a full-roll
+    reconciliation of a stale roster, docs/ctf.md).
+
+    :raises CtfRefused: the file is refused whole (unsafe, malformed, older
+        than the last one accepted for its school unless ``allow_older``, or
+        more leavers than :data:`LEAVER_FRACTION_LIMIT` allows unless
+        ``confirm_leavers`` is their number).
     """
     size = path.stat().st_size
     with (
@@ -240,7 +298,7 @@ def _plan(
             disable=None if progress else True,
             leave=False,
         ) as bar,
-        iter_ctf(_CountingReader(handle, bar)) as stream,
+        iter_ctf(_CountingReader(handle, bar), now=now) as stream,
     ):
         header = stream.header
         laestab = header.source.laestab
@@ -250,6 +308,7 @@ def _plan(
         plan = _Plan(header=header)
         school = header.school
         seen: set[str] = set()
+        moved: set[str] = set()  # former UPNs whose entries move to a new UPN
         unidentified = 0
         for result in stream:
             plan.pupils += 1
@@ -264,6 +323,14 @@ def _plan(
             upn = str(child.upn)
             seen.add(upn)
             before = previous.get(upn)
+            replaces: str | None = None
+            for former in child.identifiers.former_upns:
+                # A replaced UPN is the same pupil, never a leaver (SUP-8).
+                seen.add(str(former))
+                if before is None and str(former) in previous and str(former) not in moved:
+                    replaces = str(former)
+                    before = previous[replaces]
+                    moved.add(replaces)
             started = (
                 child.entry_date
                 or (before.started_on if before is not None else None)
@@ -279,7 +346,9 @@ def _plan(
                 started_on=started,
                 digest=supplied_digest(operation),
             )
-            if before is not None and before.digest == entry.digest:
+            if replaces is not None:
+                plan.renumbered += 1
+            elif before is not None and before.digest == entry.digest and not rebuild:
                 plan.unchanged += 1
                 continue
             plan.items.append(
@@ -289,13 +358,20 @@ def _plan(
                     operation=operation,
                     entry=entry,
                     upn=upn,
+                    replaces=replaces,
                 )
             )
         plan.notes = list(stream.notes)
+    plan.notes.extend(_header_notes(header))
+    qualifier = (header.document_qualifier or "").strip().lower()
     gone = sorted(u for u in previous if u not in seen)
-    if gone and partial:
+    if gone and (partial or qualifier == "partial"):
         plan.leavers_withheld = len(gone)
-        plan.leavers_reason = "--partial: the file is not the whole roll"
+        plan.leavers_reason = (
+            "--partial: the file is not the whole roll"
+            if partial
+            else "Header/DocumentQualifier is partial: the file is not the whole roll"
+        )
     elif gone and unidentified:
         plan.leavers_withheld = len(gone)
         plan.leavers_blocked = True
@@ -304,6 +380,7 @@ def _plan(
             "fix the file and run again"
         )
     else:
+        _check_leavers(len(gone), len(previous), laestab, confirm_leavers)
         left_on = header.extract_date or today
         for n, upn in enumerate(gone, start=1):
             entry = previous[upn]
@@ -318,7 +395,59 @@ def _plan(
                     upn=upn,
                 )
             )
+    if confirm_leavers is not None and plan.count("leaver") != confirm_leavers:
+        # Leavers withheld (a partial file): nothing to confirm, and a number
+        # that does not match is a mistake either way.
+        _check_leavers(plan.count("leaver"), len(previous), laestab, confirm_leavers)
     return plan
+
+
+def _header_notes(header: CtfHeader) -> list[CtfNote]:
+    """Notes about what the header says the file is (SUP-8)."""
+    notes: list[CtfNote] = []
+    destination = header.destination
+    if destination is not None and destination.estab.upper() not in _PLACEHOLDER_ESTABS:
+        notes.append(
+            CtfNote(
+                position=None,
+                path="Header/DestSchool",
+                code="ctf_dest_school",
+                message="names a school, not a local authority placeholder (LLLL, MMMM): this "
+                "looks like a transfer file for pupils moving there, not the school's roll; "
+                "check it is the roll before trusting its leavers",
+            )
+        )
+    return notes
+
+
+def _check_leavers(leavers: int, roster: int, laestab: str, confirm: int | None) -> None:
+    """Refuse a file whose leavers are too many to be a roll's (module notes).
+
+    :raises CtfRefused: ``ctf_roll_shrank`` (SUP-8), at ``CTFpupilData``.
+    """
+    if confirm is not None:
+        if confirm == leavers:
+            return
+        refusal = CtfRefused(
+            f"--confirm-leavers {confirm} does not match the file's {leavers} leaver(s) for "
+            f"school {laestab}: refused whole, nothing is sent",
+            code="ctf_roll_shrank",
+            rule="SUP-8",
+            path="CTFpupilData",
+        )
+    elif roster and leavers > LEAVER_FRACTION_LIMIT * roster:
+        refusal = CtfRefused(
+            f"{leavers} of the {roster} pupils the directory holds for school {laestab} are "
+            f"missing from the file (more than {LEAVER_FRACTION_LIMIT:.0%}): it may be a "
+            "partial, transfer or wrong file, so it is refused whole and nothing is sent; "
+            f"if they really left, run again with --confirm-leavers {leavers}",
+            code="ctf_roll_shrank",
+            rule="SUP-8",
+            path="CTFpupilData",
+        )
+    else:
+        return
+    raise refusal
 
 
 # --- Sending ------------------------------------------------------------------------
@@ -350,6 +479,7 @@ class _Target(ClosesOnExit):
                 SupplyAgreement,
             )
 
+            _create_private(args.reference_directory)
             directory = ReferenceDirectory(path=args.reference_directory)
             self._reference = directory
             directory.service.register_supplier(
@@ -391,6 +521,24 @@ class _Target(ClosesOnExit):
             self._reference.close()
 
 
+def _create_private(database: Path) -> None:
+    """Create the reference directory's SQLite file and its audit log
+    (``dir.audit.db`` beside ``dir.db``) owner-readable only, before the
+    directory opens them: they hold children's records. SQLite gives its
+    journals the database file's mode. Existing files are left as they are."""
+    audit = (
+        database.with_suffix(".audit" + database.suffix)
+        if database.suffix
+        else database.with_name(database.name + ".audit")
+    )
+    for path in (database, audit):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+
+
 def _chunks(items: Sequence[_Item], size: int) -> Iterator[Sequence[_Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -422,9 +570,32 @@ def _record(
     roster.apply_accepted(
         laestab,
         supplied=[i.entry for i in accepted if i.entry is not None],
-        left=[i.upn for i in accepted if i.kind == "leaver"],
+        left=[i.upn for i in accepted if i.kind == "leaver"]
+        + [i.replaces for i in accepted if i.replaces is not None],
     )
     return answered
+
+
+def _is_out_of_order(error: ContactPointError) -> bool:
+    return error.code == "sequence_out_of_order"
+
+
+def _stale(error: ContactPointError, roster: Roster, roster_file: RosterFile) -> RosterStale:
+    """The directory refused a batch numbered by this roster as out of order:
+    it accepted a higher number from this supplier, one this roster never
+    handed out (numbers are saved before use), so the roster is older than
+    the directory (module notes). Mark it, so later runs refuse at once."""
+    last: int | None = getattr(error, "last_sequence", None)
+    roster.mark_stale(datetime.now(UTC))
+    roster_file.save(roster)
+    shown = f" (the directory's last is {last})" if isinstance(last, int) else ""
+    return RosterStale(
+        "the roster is older than what the directory accepted from this supplier: it refused "
+        f"the batch numbered {roster.last_sequence}{shown}, so leavers since then cannot be "
+        "computed; nothing in the batch was acted on and the run stopped; recover with a "
+        "full-roll reconciliation (--rebuild-roster, docs/ctf.md)",
+        directory_last=last if isinstance(last, int) else None,
+    )
 
 
 def _send(
@@ -435,6 +606,12 @@ def _send(
     *,
     progress: bool,
 ) -> _Outcome:
+    """Send the plan's items in batches (module notes, step 3).
+
+    :raises RosterStale: the directory refused a batch as out of order; the
+        roster is marked stale. The first batch is the probe: refused whole,
+        so nothing was acted on.
+    """
     outcome = _Outcome()
     laestab = plan.header.source.laestab
     with tqdm(
@@ -449,12 +626,16 @@ def _send(
             try:
                 result = client.supply(i.operation for i in chunk)
             except SupplyInterrupted as error:
+                if _is_out_of_order(error.error):
+                    raise _stale(error.error, roster, roster_file) from None
                 _record(error.receipts, chunk, outcome, roster, laestab)
                 roster_file.save(roster)
                 outcome.stopped = error.error
                 outcome.unsent = len(plan.items) - len(outcome.accepted) - len(outcome.rejected)
                 break
             except ContactPointError as error:
+                if _is_out_of_order(error):
+                    raise _stale(error, roster, roster_file) from None
                 outcome.stopped = error
                 outcome.unsent = len(plan.items) - len(outcome.accepted) - len(outcome.rejected)
                 break
@@ -480,6 +661,12 @@ def _report_plan(path: Path, plan: _Plan, out: IO[str]) -> None:
     for result in plan.failed:
         for problem in result.problems:
             print(f"  not sent: pupil {result.position}: {problem} [{problem.code}]", file=out)
+    if plan.renumbered:
+        print(
+            f"  new UPN: {plan.renumbered} pupil(s) with a FormerUPN in the roster, sent as "
+            "changes (not joiners and leavers)",
+            file=out,
+        )
     if plan.leavers_withheld:
         print(
             f"  leavers withheld: {plan.leavers_withheld} ({plan.leavers_reason})",
@@ -487,7 +674,12 @@ def _report_plan(path: Path, plan: _Plan, out: IO[str]) -> None:
         )
 
 
-def _report_sent(plan: _Plan, outcome: _Outcome, out: IO[str], *, dry_run: bool) -> None:
+def _report_sent(
+    plan: _Plan, outcome: _Outcome, out: IO[str], *, dry_run: bool, quiet: bool = False
+) -> None:
+    if quiet:
+        print(f"sent: 0 of {len(plan.items)}: the directory acted on nothing", file=out)
+        return
     verb = "to send" if dry_run else "sent"
     sent = len(plan.items) - outcome.unsent
     print(
@@ -560,6 +752,14 @@ def run_supply(args: argparse.Namespace) -> int:
     roster = roster_file.load(args.supplier_id, first_sequence_after=int(now.timestamp()))
     progress = not args.no_progress
     out = sys.stdout
+    if args.rebuild_roster and args.partial:
+        return _usage("--rebuild-roster needs the whole roll: not with --partial")
+    if not args.rebuild_roster:
+        try:
+            roster.check_not_stale()
+        except RosterStale as stale:
+            print(f"{args.file.name}: refused ({stale.rule}): {stale.message} [{stale.code}]")
+            return EXIT_FAILED
     try:
         plan = _plan(
             args.file,
@@ -568,7 +768,17 @@ def run_supply(args: argparse.Namespace) -> int:
             today=now.date(),
             progress=progress,
             allow_older=args.allow_older,
+            rebuild=args.rebuild_roster,
+            confirm_leavers=args.confirm_leavers,
+            now=now,
         )
+        if args.rebuild_roster and plan.leavers_withheld:
+            raise CtfRefused(
+                "--rebuild-roster needs the whole roll (the file is partial, or a pupil has "
+                "no valid UPN): refused whole, nothing is sent",
+                code="ctf_rebuild_incomplete",
+                rule="SUP-8",
+            )
     except CtfRefused as refusal:
         rule = f" ({refusal.rule})" if refusal.rule else ""
         print(f"{args.file.name}: refused{rule}: {refusal.message} [{refusal.code}]", file=out)
@@ -578,11 +788,28 @@ def run_supply(args: argparse.Namespace) -> int:
         _report_sent(plan, _Outcome(), out, dry_run=True)
         return EXIT_FAILED if plan.failed else EXIT_OK
     outcome = _Outcome()
+    if args.rebuild_roster:
+        # A fresh numbering, as a new roster's (SUP-5), and the stale mark goes
+        # only once the directory accepts from this roll (below).
+        roster.last_sequence = max(roster.last_sequence, int(now.timestamp()))
     if plan.items:
         with _Target(args, ring, plan.header.source.la) as target:
             sequence = RosterSequence(roster_file, roster)
             with target.client(args, ring, sequence) as client:
-                outcome = _send(plan, client, roster, roster_file, progress=progress)
+                try:
+                    outcome = _send(plan, client, roster, roster_file, progress=progress)
+                except RosterStale as stale:
+                    _report_sent(plan, outcome, out, dry_run=False, quiet=True)
+                    print(
+                        f"{args.file.name}: stopped ({stale.rule}): {stale.message} [{stale.code}]",
+                        file=out,
+                    )
+                    return EXIT_FAILED
+    rebuilt = outcome.accepted or not plan.items
+    if args.rebuild_roster and roster.stale_since is not None and rebuilt and not outcome.stopped:
+        roster.stale_since = None
+        roster_file.save(roster)
+        print("roster rebuilt: the stale mark is cleared", file=out)
     if outcome.accepted or (plan.unchanged and not plan.items):
         # The directory holds this file's roll, or the part of it it accepted:
         # an older file is refused from now on (SUP-8).

@@ -47,14 +47,29 @@ reported as :class:`CtfNote` s, not failures.
 
 **Streaming.** :func:`iter_ctf` parses incrementally (``iterparse``) and
 drops each pupil's elements once mapped, so memory stays flat however long
-the file; :func:`read_ctf` is the same, collected into a list.
+the file; :func:`read_ctf` is the same, collected into a list. Elements
+other than ``Pupil`` under ``CTFpupilData`` or ``CTfile`` are noted (once per
+name) and dropped too. Text is capped: an element's text longer than
+:data:`MAX_ELEMENT_TEXT`, or a pupil whose text totals more than
+:data:`MAX_PUPIL_TEXT` or who has more than :data:`MAX_PUPIL_ELEMENTS`
+elements, is a per-pupil problem (``ctf_pupil_too_large``) and the pupil's
+elements are dropped as they are read; in the header, the file is refused.
+
+**Encodings.** Only the encodings the XML parser knows natively are read:
+UTF-8, UTF-16, ISO-8859-1 and US-ASCII. A file declaring any other (UTF-32,
+Shift-JIS, UTF-7, an unknown name) is refused whole before parsing
+(``ctf_encoding_unsupported``).
+
+**Dates.** A ``Header/DateTime`` more than a day after now (the ``now``
+given, else the system clock) is refused whole (``ctf_date_time_future``,
+SUP-8): it would make every genuine later export look stale.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from os import PathLike
 from typing import IO, Final, Protocol, TypeVar
@@ -95,7 +110,11 @@ from contactpoint_sdk.models.record import (
 __all__ = [
     "CTF_DOCUMENT_NAME",
     "KNOWN_CTF_VERSIONS",
+    "MAX_ELEMENT_TEXT",
+    "MAX_PUPIL_ELEMENTS",
+    "MAX_PUPIL_TEXT",
     "RELATIONSHIP_CODES",
+    "SUPPORTED_ENCODINGS",
     "CtfChild",
     "CtfHeader",
     "CtfNote",
@@ -157,6 +176,26 @@ _VERSION_RE = re.compile(r"(\d{1,3})(?:\.\d{1,3})?")
 _LA_RE = re.compile(r"\d{3}")
 _ESTAB_RE = re.compile(r"\d{4}")
 _URN_RE = re.compile(r"\d{6}")
+
+#: The most characters one element's text may hold (64 KiB): no CTF field
+#: comes near it.
+MAX_ELEMENT_TEXT: Final = 64 * 1024
+#: The most characters of text one pupil may hold, all elements together.
+MAX_PUPIL_TEXT: Final = 1024 * 1024
+#: The most elements one pupil may hold (a pupil with every block the reader
+#: skips has a few hundred).
+MAX_PUPIL_ELEMENTS: Final = 20_000
+#: The encodings a CTF may declare (lower case): those the XML parser reads
+#: natively. Any other is refused before parsing.
+SUPPORTED_ENCODINGS: Final = frozenset(
+    {"utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "iso-8859-1", "us-ascii"}
+)
+#: How far ahead of now a ``Header/DateTime`` may be (time zones, clocks a
+#: little fast); beyond it the file is refused.
+_FUTURE_TOLERANCE: Final = timedelta(days=1)
+#: How many bytes are read ahead to find the XML declaration.
+_PROLOGUE_BYTES: Final = 1024
+_ENCODING_RE = re.compile(rb"""^<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']{0,64})["']""")
 
 # --- What the reader knows, element by element ------------------------------------
 # Per parent element: the children it reads, and the children it knows and
@@ -278,10 +317,30 @@ class CtfRefused(ContactPointError):
     and column), ``ctf_not_a_ctf`` (the root is not ``CTfile``),
     ``ctf_header_invalid`` (no usable ``Header/SourceSchool``: the LA and
     establishment numbers are needed to name the school, REC-3),
-    ``ctf_unreadable`` (the file could not be read).
+    ``ctf_unreadable`` (the file could not be read), ``ctf_encoding_unsupported``
+    (an encoding other than :data:`SUPPORTED_ENCODINGS`),
+    ``ctf_date_time_future`` (``Header/DateTime`` more than a day ahead,
+    SUP-8), ``ctf_text_too_long`` (a header element over
+    :data:`MAX_ELEMENT_TEXT`). The supply command adds ``ctf_roll_shrank``
+    (SUP-8: too many leavers, at ``CTFpupilData``).
+
+    :ivar path: the field or element the refusal is about, where there is one.
     """
 
     code = "ctf_refused"
+    path: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        rule: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, rule=rule)
+        if path is not None:
+            self.path = path
 
 
 class CtfUnsafe(CtfRefused):
@@ -535,14 +594,17 @@ class CtfStream(ClosesOnExit):
     come before the root element.
     """
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _Source, *, now: datetime | None = None) -> None:
         self._source = source
+        self._now = now
         self._handle: IO[bytes] | None = None
         self._events: Iterator[tuple[str, Element]] | None = None
         self._header: CtfHeader | None = None
         self._pupil_data: Element | None = None
         self._position = 0
         self._seen_upns: set[str] = set()
+        self._root: Element | None = None
+        self._noted_strays: set[str] = set()
         self.notes: list[CtfNote] = []
 
     # --- life ----------------------------------------------------------------
@@ -561,7 +623,7 @@ class CtfStream(ClosesOnExit):
                 source = self._handle
             else:
                 source = self._source
-            self._events = _safe_events(source)
+            self._events = _safe_events(_checked_encoding(source))
         return self._events
 
     def close(self) -> None:
@@ -587,6 +649,8 @@ class CtfStream(ClosesOnExit):
             name = _local(element.tag)
             if event == "start":
                 depth += 1
+                if depth == 1:
+                    self._root = element
                 if depth == 1 and name != "CTfile":
                     raise CtfRefused(
                         "the root element is not CTfile: this is not a common transfer file",
@@ -595,6 +659,12 @@ class CtfStream(ClosesOnExit):
                 if depth == 2 and name == "CTFpupilData":
                     raise CtfRefused("the pupils come before the header", code="ctf_header_invalid")
             else:
+                if _text_size(element) > MAX_ELEMENT_TEXT:
+                    raise CtfRefused(
+                        f"a header element's text is longer than {MAX_ELEMENT_TEXT} characters: "
+                        "refused whole",
+                        code="ctf_text_too_long",
+                    )
                 if depth == 2 and name == "Header":
                     self._header = self._parse_header(element)
                     return
@@ -618,11 +688,13 @@ class CtfStream(ClosesOnExit):
         dest_element = _child(element, "DestSchool")
         destination = self._school(dest_element, "DestSchool") if dest_element is not None else None
         version = _text(element, "CTFversion") or ""
+        created_at = self._created_at(_text(element, "DateTime"))
+        self._check_not_future(created_at)
         header = CtfHeader(
             version=version,
             source=source,
             destination=destination,
-            created_at=self._created_at(_text(element, "DateTime")),
+            created_at=created_at,
             document_name=_text(element, "DocumentName"),
             document_qualifier=_text(element, "DocumentQualifier"),
             supplier_id=_text(element, "SupplierID"),
@@ -675,35 +747,90 @@ class CtfStream(ClosesOnExit):
             )
             return None
 
+    def _check_not_future(self, created_at: datetime | None) -> None:
+        """Refuse a ``DateTime`` more than a day ahead of now (module notes)."""
+        if created_at is None:
+            return
+        now = self._now if self._now is not None else datetime.now(UTC)
+        moment = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+        if moment > now + _FUTURE_TOLERANCE:
+            raise CtfRefused(
+                "Header/DateTime is more than a day in the future: refused whole, nothing is "
+                "sent (a future date would make every later export look stale); check the "
+                "MIS's clock and export again",
+                code="ctf_date_time_future",
+                rule="SUP-8",
+                path="Header/DateTime",
+            )
+
     # --- pupils --------------------------------------------------------------
 
     def __iter__(self) -> Iterator[CtfPupilResult]:
         header = self.header
         events = self._open()
         depth = 1  # open elements: CTfile, the Header having ended
+        size = _PupilSize()
         for event, element in events:
             name = _local(element.tag)
             if event == "start":
                 depth += 1
                 if depth == 2 and name == "CTFpupilData":
                     self._pupil_data = element
+                elif depth == 3:
+                    size = _PupilSize()
                 continue
-            if depth == 3 and name == "Pupil" and self._pupil_data is not None:
-                self._position += 1
-                result = self._pupil(self._position, element, header)
-                self._pupil_data.remove(element)  # memory stays flat
-                yield result
+            if depth >= 4 and self._pupil_data is not None:
+                size.add(element)  # an element inside a pupil (or a stray)
+            elif depth == 3 and self._pupil_data is not None:
+                if name == "Pupil":
+                    self._position += 1
+                    if size.too_large is not None:
+                        result = self._too_large(self._position, element, size.too_large)
+                    else:
+                        result = self._pupil(self._position, element, header)
+                    self._pupil_data.remove(element)  # memory stays flat
+                    yield result
+                else:
+                    self._stray("CTFpupilData", element)
+                    self._pupil_data.remove(element)
             elif depth == 2 and name not in ("CTFpupilData", "Header"):
-                self.notes.append(
-                    CtfNote(
-                        position=None,
-                        path=f"CTfile/{_tag_for_note(element.tag)}",
-                        code="ctf_unknown_element",
-                        message="an element this reader does not know: ignored",
-                    )
-                )
-                element.clear()
+                self._stray("CTfile", element)
+                if self._root is not None:
+                    self._root.remove(element)
             depth -= 1
+
+    def _stray(self, parent: str, element: Element) -> None:
+        """Note an element the reader does not know, once per name and parent."""
+        path = f"{parent}/{_tag_for_note(element.tag)}"
+        if path not in self._noted_strays:
+            self._noted_strays.add(path)
+            self.notes.append(
+                CtfNote(
+                    position=None,
+                    path=path,
+                    code="ctf_unknown_element",
+                    message="an element this reader does not know: ignored (noted once)",
+                )
+            )
+
+    def _too_large(self, position: int, element: Element, why: str) -> CtfPupilResult:
+        """A pupil over the text or element caps: one problem, never mapped;
+        its UPN kept where it is valid (so the pupil is not a leaver)."""
+        upn: Upn | None = None
+        text = _text(element, "UPN")
+        if text is not None and len(text) <= 13:
+            try:
+                upn = Upn(text)
+            except ValidationError:
+                upn = None
+        if upn is not None:
+            if str(upn) in self._seen_upns:
+                upn = None
+            else:
+                self._seen_upns.add(str(upn))
+        problem = Problem(path="Pupil", message=why, code="ctf_pupil_too_large", rule=None)
+        return CtfPupilResult(position=position, child=None, problems=(problem,), upn=upn)
 
     def _note_unknown(
         self,
@@ -748,6 +875,97 @@ class CtfStream(ClosesOnExit):
         if problems:
             child = None
         return CtfPupilResult(position=position, child=child, problems=tuple(problems), upn=upn)
+
+
+def _text_size(element: Element) -> int:
+    return len(element.text or "") + len(element.tail or "")
+
+
+class _PupilSize:
+    """What one pupil's elements hold so far, against the caps (module notes).
+    Once over a cap, each element is emptied as it ends: memory stays flat."""
+
+    def __init__(self) -> None:
+        self.text = 0
+        self.elements = 0
+        self.too_large: str | None = None
+
+    def add(self, element: Element) -> None:
+        size = _text_size(element)
+        self.text += size
+        self.elements += 1
+        if self.too_large is None:
+            if size > MAX_ELEMENT_TEXT:
+                self.too_large = (
+                    f"an element's text is longer than {MAX_ELEMENT_TEXT} characters: not read"
+                )
+            elif self.text > MAX_PUPIL_TEXT:
+                self.too_large = (
+                    f"the pupil's text is longer than {MAX_PUPIL_TEXT} characters: not read"
+                )
+            elif self.elements > MAX_PUPIL_ELEMENTS:
+                self.too_large = f"the pupil has more than {MAX_PUPIL_ELEMENTS} elements: not read"
+        if self.too_large is not None and _local(element.tag) != "UPN":
+            element.clear()
+
+
+class _Peeked:
+    """A reader whose first bytes were read ahead (to check the encoding)."""
+
+    def __init__(self, head: bytes, source: _Readable) -> None:
+        self._head = head
+        self._source = source
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._source.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._source.read(size)
+
+
+def _declared_encoding(head: bytes) -> str | None:
+    """The encoding the file's start names: by byte order mark, else by its
+    XML declaration; ``None`` for neither (UTF-8)."""
+    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+        return "utf-32"
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head[: len(head) - len(head) % 2].decode("utf-16", errors="replace")
+        head = text.encode("ascii", errors="replace")
+    elif head.startswith((b"\x00<", b"<\x00")):  # UTF-16 without a mark
+        codec = "utf-16-be" if head.startswith(b"\x00") else "utf-16-le"
+        text = head[: len(head) - len(head) % 2].decode(codec, errors="replace")
+        head = text.encode("ascii", errors="replace")
+    elif head.startswith((b"\x00\x00\x00<", b"<\x00\x00\x00")):
+        return "utf-32"
+    match = _ENCODING_RE.match(head)
+    return match.group(1).decode("ascii", errors="replace") if match else None
+
+
+def _checked_encoding(source: _Readable) -> _Readable:
+    """``source``, its declared encoding checked (module notes).
+
+    :raises CtfRefused: ``ctf_encoding_unsupported``; ``ctf_unreadable``.
+    """
+    try:
+        head = source.read(_PROLOGUE_BYTES)
+    except OSError as error:
+        raise CtfRefused(
+            f"the file could not be read ({type(error).__name__})", code="ctf_unreadable"
+        ) from None
+    encoding = _declared_encoding(head)
+    if encoding is not None and encoding.strip().lower() not in SUPPORTED_ENCODINGS:
+        shown = encoding if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", encoding) else "(unreadable)"
+        raise CtfRefused(
+            f"the file declares the encoding {shown}: only UTF-8, UTF-16, ISO-8859-1 and "
+            "US-ASCII are read; refused whole, nothing is sent; export it as UTF-8",
+            code="ctf_encoding_unsupported",
+        )
+    return _Peeked(head, source)
 
 
 def _safe_events(source: _Readable) -> Iterator[tuple[str, Element]]:
@@ -1188,21 +1406,26 @@ _NAME_PATHS: Final = {
 # --- Entry points ---------------------------------------------------------------------
 
 
-def iter_ctf(source: _Source) -> CtfStream:
+def iter_ctf(source: _Source, *, now: datetime | None = None) -> CtfStream:
     """Open a CTF for incremental reading (a path, or a binary file object).
 
     ``with iter_ctf(path) as ctf: header = ctf.header; for pupil in ctf: ...``
+
+    :param now: the time a ``Header/DateTime`` is judged against (module
+        notes, "Dates"; default the system clock).
     """
-    return CtfStream(source)
+    return CtfStream(source, now=now)
 
 
-def read_ctf(source: _Source) -> CtfReadResult:
+def read_ctf(source: _Source, *, now: datetime | None = None) -> CtfReadResult:
     """Read a whole CTF: header, every pupil's result, the notes.
 
     :raises CtfUnsafe: a DTD, entity declaration or external entity (SUP-5).
-    :raises CtfRefused: not well-formed, not a CTF, no usable header.
+    :raises CtfRefused: not well-formed, not a CTF, no usable header, an
+        unsupported encoding, a ``DateTime`` in the future, a header element
+        too long.
     """
-    with iter_ctf(source) as stream:
+    with iter_ctf(source, now=now) as stream:
         header = stream.header
         pupils = tuple(stream)
         return CtfReadResult(header=header, pupils=pupils, notes=tuple(stream.notes))

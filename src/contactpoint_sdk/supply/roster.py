@@ -38,8 +38,26 @@ export never undoes the school's later corrections. A file with the *same*
 rejected last time), and the diff sends only what the directory has not yet
 accepted.
 
-Layout: ``CPROSTR1`` (8 bytes), salt (16), nonce (12), then the AES-GCM
-ciphertext of the JSON roster; the associated data is magic and salt.
+**A roster older than the directory** (SUP-8, :class:`RosterStale`). Every
+batch sequence number is written to the roster before it is used
+(:class:`RosterSequence`), so a roster that is current has handed out every
+number the directory accepted from this supplier. When the directory answers
+a batch ``sequence_out_of_order``, it has accepted a number this roster never
+handed out: the roster is an older copy (a backup restored, a file copied
+back) and does not know what was accepted since, so the leavers since then
+cannot be computed, and a change undone since (A to B to A) looks unchanged.
+The batch was refused whole, so nothing in it was acted on; the run stops
+there, the roster is marked stale (:attr:`Roster.stale_since`) and every later
+run refuses at once, until an operator recovers it (``docs/ctf.md``,
+"Recovering a stale roster").
+
+Layout, format 2 (written): ``CPROSTR2`` (8 bytes), the scrypt cost as
+log2(N), r and p (one byte each), salt (16), nonce (12), then the AES-GCM
+ciphertext of the JSON roster; the associated data is everything before the
+nonce (magic, cost and salt), so the cost cannot be lowered unnoticed.
+Format 1 (still read, rewritten as format 2 on the next save): ``CPROSTR1``,
+salt, nonce, ciphertext, with N = 2**15, r = 8, p = 1 implied; associated
+data magic and salt.
 """
 
 from __future__ import annotations
@@ -48,6 +66,7 @@ import hashlib
 import json
 import os
 import secrets
+import struct
 import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -66,25 +85,37 @@ from contactpoint_sdk.supply.ctf import CtfStale
 
 __all__ = [
     "ROSTER_MAGIC",
+    "ROSTER_MAGIC_V1",
     "Roster",
     "RosterDiff",
     "RosterEntry",
     "RosterFile",
     "RosterSequence",
+    "RosterStale",
     "RosterUnreadable",
     "diff",
     "supplied_digest",
 ]
 
-#: The first bytes of a roster file (format 1).
-ROSTER_MAGIC: Final = b"CPROSTR1"
+#: The first bytes of a roster file as written (format 2: the scrypt cost in the header).
+ROSTER_MAGIC: Final = b"CPROSTR2"
+#: The first bytes of a format 1 roster file (fixed cost N = 2**15): still read.
+ROSTER_MAGIC_V1: Final = b"CPROSTR1"
 _SALT_BYTES: Final = 16
 _NONCE_BYTES: Final = 12
-#: scrypt cost: N = 2**15, r = 8, p = 1 (32 MiB, a few tenths of a second,
-#: once per run: the derived key is kept for the run's writes).
-_SCRYPT_N: Final = 2**15
+#: scrypt cost written in format 2: N = 2**17, r = 8, p = 1 (128 MiB, about half
+#: a second, once per run: the derived key is kept for the run's writes).
+_SCRYPT_LOG2_N: Final = 17
 _SCRYPT_R: Final = 8
 _SCRYPT_P: Final = 1
+#: The cost format 1 implied.
+_V1_COST: Final = (15, 8, 1)
+#: The costs a format 2 header may name: below, too weak to trust; above, a
+#: changed file could make opening it exhaust memory (the header is checked
+#: before the tag can be, since the key depends on it).
+_LOG2_N_RANGE: Final = range(15, 21)
+_R_RANGE: Final = range(1, 17)
+_P_RANGE: Final = range(1, 5)
 _FORMAT: Final = "contactpoint-roster/1"
 
 
@@ -95,6 +126,26 @@ class RosterUnreadable(ContactPointError):
     matches them to the records it has, SUP-7)."""
 
     code = "roster_unreadable"
+
+
+class RosterStale(ContactPointError):
+    """The roster is older than what the directory accepted from this
+    supplier (``roster_stale``, SUP-8): the directory refused a batch whose
+    sequence number this roster handed out, having accepted a higher one
+    (module notes). Leavers since then cannot be computed, so the run stopped
+    before any operation was acted on. Recover with a full-roll
+    reconciliation (``--rebuild-roster``, ``docs/ctf.md``).
+
+    :ivar directory_last: the directory's last accepted sequence number, where
+        it said (``None`` over HTTP, where the refusal carries only its code).
+    """
+
+    code = "roster_stale"
+    rule = "SUP-8"
+
+    def __init__(self, message: str, *, directory_last: int | None = None) -> None:
+        super().__init__(message)
+        self.directory_last = directory_last
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +221,28 @@ class Roster:
     #: Per school (LAESTAB): the ``Header/DateTime`` of the newest file the
     #: directory accepted from (module notes, "Stale files").
     files: dict[str, datetime] = attrs.Factory(dict)
+    #: When a run found the roster older than the directory (:class:`RosterStale`);
+    #: ``None`` while it is not known to be stale.
+    stale_since: datetime | None = None
+
+    def check_not_stale(self) -> None:
+        """Refuse to use a roster found stale (:class:`RosterStale`).
+
+        :raises RosterStale: :attr:`stale_since` is set.
+        """
+        if self.stale_since is None:
+            return
+        raise RosterStale(
+            "the roster is older than what the directory accepted from this supplier "
+            f"(found on {self.stale_since.isoformat(timespec='seconds')}): leavers since then "
+            "cannot be computed, so nothing is sent; recover with a full-roll reconciliation "
+            "(--rebuild-roster, docs/ctf.md)"
+        )
+
+    def mark_stale(self, now: datetime) -> None:
+        """Note that the roster was found older than the directory (module notes)."""
+        if self.stale_since is None:
+            self.stale_since = now
 
     def school(self, laestab: str) -> dict[str, RosterEntry]:
         """The school's roster (empty if it has never supplied)."""
@@ -225,10 +298,13 @@ class Roster:
         """Record what the directory accepted: ``supplied`` joiners and changes
         (added or replaced), ``left`` leavers (removed). Nothing else changes."""
         roster = self.schools.setdefault(laestab, {})
+        accepted_upns: set[str] = set()
         for entry in supplied:
             roster[entry.upn] = entry
+            accepted_upns.add(entry.upn)
         for upn in left:
-            roster.pop(upn, None)
+            if upn not in accepted_upns:
+                roster.pop(upn, None)
         if not roster:
             self.schools.pop(laestab, None)
 
@@ -241,6 +317,7 @@ class Roster:
             "supplier_id": self.supplier_id,
             "last_sequence": self.last_sequence,
             "files": {school: moment.isoformat() for school, moment in sorted(self.files.items())},
+            "stale_since": None if self.stale_since is None else self.stale_since.isoformat(),
             "schools": {
                 school: {
                     upn: [e.date_of_birth.isoformat(), e.started_on.isoformat(), e.digest]
@@ -276,11 +353,13 @@ class Roster:
                 str(school): datetime.fromisoformat(str(moment))
                 for school, moment in data.get("files", {}).items()
             }
+            stale = data.get("stale_since")  # absent from rosters before the stale mark
             return cls(
                 supplier_id=str(data["supplier_id"]),
                 schools=schools,
                 last_sequence=int(data["last_sequence"]),
                 files=files,
+                stale_since=None if stale is None else datetime.fromisoformat(str(stale)),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise RosterUnreadable("the roster's contents are not a roster") from None
@@ -305,13 +384,16 @@ class RosterFile:
         self.path = Path(path)
         self._passphrase = passphrase.encode("utf-8")
         self._salt: bytes | None = None
+        self._cost: tuple[int, int, int] | None = None
         self._key: bytes | None = None
 
-    def _derive(self, salt: bytes) -> bytes:
-        if self._key is None or self._salt != salt:
-            kdf = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    def _derive(self, salt: bytes, cost: tuple[int, int, int]) -> bytes:
+        if self._key is None or self._salt != salt or self._cost != cost:
+            log2_n, r, p = cost
+            kdf = Scrypt(salt=salt, length=32, n=2**log2_n, r=r, p=p)
             self._key = kdf.derive(self._passphrase)
             self._salt = salt
+            self._cost = cost
         return self._key
 
     def exists(self) -> bool:
@@ -333,14 +415,27 @@ class RosterFile:
             raise RosterUnreadable(
                 f"the roster file could not be read ({type(error).__name__})"
             ) from None
-        head = len(ROSTER_MAGIC)
-        if len(blob) < head + _SALT_BYTES + _NONCE_BYTES + 16 or not blob.startswith(ROSTER_MAGIC):
+        if blob.startswith(ROSTER_MAGIC):
+            head = len(ROSTER_MAGIC) + 3
+            if len(blob) < head:
+                raise RosterUnreadable(f"{self.path} is not a roster file")
+            cost: tuple[int, int, int] = struct.unpack(">BBB", blob[len(ROSTER_MAGIC) : head])
+            log2_n, r, p = cost
+            if log2_n not in _LOG2_N_RANGE or r not in _R_RANGE or p not in _P_RANGE:
+                raise RosterUnreadable(f"{self.path} names a key derivation cost out of range")
+        elif blob.startswith(ROSTER_MAGIC_V1):
+            head = len(ROSTER_MAGIC_V1)
+            cost = _V1_COST
+        else:
+            raise RosterUnreadable(f"{self.path} is not a roster file")
+        if len(blob) < head + _SALT_BYTES + _NONCE_BYTES + 16:
             raise RosterUnreadable(f"{self.path} is not a roster file")
         salt = blob[head : head + _SALT_BYTES]
+        associated = blob[: head + _SALT_BYTES]
         nonce = blob[head + _SALT_BYTES : head + _SALT_BYTES + _NONCE_BYTES]
         sealed = blob[head + _SALT_BYTES + _NONCE_BYTES :]
         try:
-            raw = AESGCM(self._derive(salt)).decrypt(nonce, sealed, ROSTER_MAGIC + salt)
+            raw = AESGCM(self._derive(salt, cost)).decrypt(nonce, sealed, associated)
         except InvalidTag:
             raise RosterUnreadable(
                 f"{self.path} does not open with this passphrase, or was changed"
@@ -353,17 +448,22 @@ class RosterFile:
         return roster
 
     def save(self, roster: Roster) -> None:
-        """Encrypt and write ``roster`` whole or not at all (module notes)."""
-        salt = self._salt or secrets.token_bytes(_SALT_BYTES)
-        key = self._derive(salt)
+        """Encrypt and write ``roster`` whole or not at all, as format 2
+        (module notes): a format 1 roster is rewritten with a new salt at the
+        format 2 cost."""
+        cost = (_SCRYPT_LOG2_N, _SCRYPT_R, _SCRYPT_P)
+        salt = self._salt if self._salt is not None and self._cost == cost else None
+        salt = salt or secrets.token_bytes(_SALT_BYTES)
+        key = self._derive(salt, cost)
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, roster.to_json(), ROSTER_MAGIC + salt)
+        associated = ROSTER_MAGIC + struct.pack(">BBB", *cost) + salt
+        sealed = AESGCM(key).encrypt(nonce, roster.to_json(), associated)
         directory = self.path.resolve().parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(ROSTER_MAGIC + salt + nonce + sealed)
+                handle.write(associated + nonce + sealed)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp, 0o600)
@@ -371,6 +471,22 @@ class RosterFile:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable: fsync the directory itself, so a
+    power cut after :meth:`RosterFile.save` returns cannot bring back the old
+    roster (whose sequence numbers the directory may have seen since)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:  # a platform where directories cannot be opened (Windows)
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class RosterSequence:
