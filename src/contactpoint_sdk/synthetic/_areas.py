@@ -45,6 +45,8 @@ __all__ = [
     "FIXED_LINE_PHONES",
     "GP_PRACTICES",
     "MOBILE_PHONES",
+    "NO_PHONE",
+    "PHONE_ONLY_CONTACTS",
     "POSTCODES_PER_AREA",
     "Area",
     "School",
@@ -64,6 +66,16 @@ _WORK_PHONES: Final = tuple(
     Phone(number=PhoneNumber(f"{FIXED_LINE_PREFIX}{i:03d}"), kind=PhoneKind.WORK)
     for i in range(1000)
 )
+#: Contact details holding phones alone, shared by every carer who has just
+#: those: index ``i`` the mobile ``MOBILE_PHONES[i]``, ``1000 + i`` the home
+#: phone ``FIXED_LINE_PHONES[i]``, 2000 none. Their ``phones`` serve as the
+#: phones of carers who have more than phones.
+PHONE_ONLY_CONTACTS: Final = (
+    *(ContactDetails(phones=(phone,)) for phone in MOBILE_PHONES),
+    *(ContactDetails(phones=(phone,)) for phone in FIXED_LINE_PHONES),
+    ContactDetails(),
+)
+NO_PHONE: Final = 2000
 
 POSTCODES_PER_AREA: Final = 400
 _PRIMARIES = 24

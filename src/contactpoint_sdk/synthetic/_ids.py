@@ -60,6 +60,11 @@ _DIR_BASE: Final = 31
 _DIR_SPACE: Final = _DIR_BASE**11
 _DIR_WEIGHTS: Final = tuple(pow(3, i, _DIR_BASE) for i in range(11, 0, -1))
 _PAIRS: Final = tuple(a + b for a in DIRECTORY_ID_ALPHABET for b in DIRECTORY_ID_ALPHABET)
+# The same pairs with the 4-4-4 group hyphen between the two symbols: the second
+# and fourth pairs straddle the group boundaries (symbols 4|5 and 8|9).
+_SPLIT_PAIRS: Final = tuple(
+    a + "-" + b for a in DIRECTORY_ID_ALPHABET for b in DIRECTORY_ID_ALPHABET
+)
 _PAIR_SUMS: Final = tuple(
     tuple(
         _DIR_WEIGHTS[1 + 2 * k] * (i // _DIR_BASE) + _DIR_WEIGHTS[2 + 2 * k] * (i % _DIR_BASE)
@@ -119,15 +124,12 @@ class IdMinter:
         first, p1 = divmod(rest, 961)
         s = _PAIR_SUMS
         total = _DIR_FIRST_WEIGHT * first + s[0][p1] + s[1][p2] + s[2][p3] + s[3][p4] + s[4][p5]
-        pairs = _PAIRS
+        pairs, split = _PAIRS, _SPLIT_PAIRS
+        # Already in the canonical 4-4-4 form, which the model keeps as it is
+        # (from the 12 symbols alone it would format the groups itself).
         return DirectoryId(
-            DIRECTORY_ID_ALPHABET[first]
-            + pairs[p1]
-            + pairs[p2]
-            + pairs[p3]
-            + pairs[p4]
-            + pairs[p5]
-            + DIRECTORY_ID_ALPHABET[-total % _DIR_BASE]
+            f"{DIRECTORY_ID_ALPHABET[first]}{pairs[p1]}{split[p2]}{pairs[p3]}{split[p4]}"
+            f"{pairs[p5]}{DIRECTORY_ID_ALPHABET[-total % _DIR_BASE]}"
         )
 
     def nhs_number(self) -> NhsNumber:

@@ -45,6 +45,8 @@ from contactpoint_sdk.synthetic._areas import (
     FIXED_LINE_PHONES,
     GP_PRACTICES,
     MOBILE_PHONES,
+    NO_PHONE,
+    PHONE_ONLY_CONTACTS,
     POSTCODES_PER_AREA,
     Area,
     School,
@@ -86,7 +88,6 @@ _OPEN_HOUSEHOLDS = 64
 _HOUSEHOLD_SIZES: Final = (1,) * 45 + (2,) * 38 + (3,) * 13 + (4,) * 4
 _JOIN_RATE = 0.43
 _NAME_CACHE_LIMIT = 400_000
-_EMAIL_CACHE_LIMIT = 100_000
 
 _SEXUAL_HEALTH_KINDS: Final = tuple(
     k for k in ServiceKind if k.category is not None and k.value.startswith("sexual_health")
@@ -145,6 +146,13 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return date(day.year + years, 3, 1)
+
+
+def _yyyymmdd(day: date) -> str:
+    """``f"{day:%Y%m%d}"`` without ``strftime`` (years 1000-9999; strftime otherwise)."""
+    if day.year < 1000:
+        return f"{day:%Y%m%d}"
+    return day.isoformat().replace("-", "")
 
 
 def _first_mondays_after(first: int, last: int) -> list[int]:
@@ -279,7 +287,6 @@ class Population:
         self._areas: list[Area | None] = [None] * len(codes)
         self._area_index = {code: i for i, code in enumerate(codes)}
         self._names: dict[tuple[str, str], PersonName] = {}
-        self._emails: dict[str, EmailAddress] = {}
         self._open: list[_Household] = []
         self._seq = 0
 
@@ -512,12 +519,9 @@ class Population:
             text = f"{g[0]}.{f}@{domain}"
         else:
             text = f"{g}.{f}{int(r * 400) - 230}@{domain}"
-        email = self._emails.get(text)
-        if email is None:
-            if len(self._emails) >= _EMAIL_CACHE_LIMIT:
-                self._emails.clear()
-            email = self._emails[text] = EmailAddress(text)
-        return email
+        # Not cached: nine addresses in ten are new, and a cache would only keep
+        # them alive for the garbage collector to walk again and again.
+        return EmailAddress(text)
 
     def _carer(
         self,
@@ -532,24 +536,34 @@ class Population:
         """A parent or carer; ``pr``: has parental responsibility; ``home``: lives
         with the child."""
         rand = self._rand
-        phones: tuple[Phone, ...]
+        # ``phones``: an index into PHONE_ONLY_CONTACTS, or -1 for the two in ``pair``.
+        pair: tuple[Phone, ...] = ()
         r = rand()
         if r < 0.184:  # a mobile and a home phone
-            phones = (MOBILE_PHONES[int(r * 5434.7)], FIXED_LINE_PHONES[int(rand() * 1000)])
+            phones = -1
+            pair = (MOBILE_PHONES[int(r * 5434.7)], FIXED_LINE_PHONES[int(rand() * 1000)])
         elif r < 0.92:  # a mobile only
-            phones = (MOBILE_PHONES[int(rand() * 1000)],)
+            phones = int(rand() * 1000)
         elif r < 0.976:  # a home phone only
-            phones = (FIXED_LINE_PHONES[int(rand() * 1000)],)
+            phones = 1000 + int(rand() * 1000)
         else:
-            phones = ()
+            phones = NO_PHONE
         r = rand()
         email = self._email(given, family, r * 1.5385) if r < 0.65 else None
-        address = None if home else self._new_address(area)
+        contact: ContactDetails
+        if home and email is None and phones >= 0:
+            contact = PHONE_ONLY_CONTACTS[phones]  # shared: it is immutable
+        else:
+            contact = ContactDetails(
+                phones=pair if phones < 0 else PHONE_ONLY_CONTACTS[phones].phones,
+                email=email,
+                address=None if home else self._new_address(area),
+            )
         return ParentCarer(
             name=self._person(given, family),
             relationship=relationship,
             parental_responsibility=pr,
-            contact=ContactDetails(phones=phones, email=email, address=address),
+            contact=contact,
             address_as_child=home,
         )
 
@@ -680,9 +694,9 @@ class Population:
         ended_on = date.fromordinal(end_ord) if end_ord else None
         organisation = place.org
         org_id = organisation.urn or organisation.ods_code or "ORG"
-        reference = f"{_ABBREVIATIONS[service]}-{org_id}-{started_on:%Y%m%d}"
+        reference = f"{_ABBREVIATIONS[service]}-{org_id}-{_yyyymmdd(started_on)}"
         if ended_on is not None:
-            reference += f"-{ended_on:%Y%m%d}"
+            reference += f"-{_yyyymmdd(ended_on)}"
         if practitioner is not None:
             reference += f"-{_SLUGS.get(practitioner.name.family_name, 'P')[:6]}"
         made = cache[key] = Involvement(
@@ -791,8 +805,8 @@ class Population:
             r = rand()
             if r < 0.55:
                 early = area.early_years[int(r * 10) % len(area.early_years)]
-                start = self._academic_year - (group == -1 and r < 0.25)
-                add(setting(early, _EDUCATION, sep1[start]))
+                start = sep1[self._academic_year - (group == -1 and r < 0.25)]
+                add(early.cache.get(start) or setting(early, _EDUCATION, start))
 
         # GP practice (REC-3); some children have none (REC-7). Registrations take
         # effect on the first Monday of a month (so children registered the same
@@ -827,7 +841,11 @@ class Population:
             if start_ord <= today_ord and rand() < 0.88:
                 i = int(rand() * 6)
                 visitor = practitioners[_HEALTH_VISITOR][i]
-                add(setting(area.visits[i], _HEALTH_VISITOR, start_ord, 0, visitor))
+                visits = area.visits[i]
+                add(
+                    visits.cache.get(start_ord)
+                    or setting(visits, _HEALTH_VISITOR, start_ord, 0, visitor)
+                )
         if school is not None and group <= 11 and rand() < 0.06:
             since = sep1[cohort + 4]
             add(
