@@ -12,6 +12,12 @@ synthetic children into the same directory (``SupplyClient``, in-process,
 500 a batch, on another thread) for as long as the look-ups last; the supply
 rate reached meanwhile; and the peak resident memory of the whole process.
 
+The directory is a SQLite file (in a temporary directory unless ``--db`` is
+given), as a directory runs: look-ups read on connections of their own
+(WAL). ``--memory`` measures an in-memory store instead, whose one
+connection makes every read wait for a supply batch's transaction (phase 2's
+figures were taken that way, by mistake: see ``docs/performance.md``).
+
 One process serves both, as the reference directory does: look-ups and
 supply share the interpreter, so a look-up waits for the supply thread's
 turn (Python's switch interval, 5 ms by default) and for SQLite's writer.
@@ -21,8 +27,10 @@ The goal (issue 10): p99 at most 5 ms at 1,000,000 records.
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -115,15 +123,43 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="keep the seeded directory in this SQLite file")
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="tuned: after seeding, gc.freeze() and a young-generation threshold of 50,000, "
+        "as ReferenceDirectory(tune_gc=True) does (default); default: the collector as is",
+    )
+    parser.add_argument(
+        "--switch-ms",
+        type=float,
+        help="sys.setswitchinterval in milliseconds (default: Python's 5 ms)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="an in-memory store (one connection: every read waits for the writer)",
+    )
     args = parser.parse_args()
+    if args.db is None and not args.memory:
+        # A file store, as a directory runs: reads on their own connections (WAL).
+        scratch = tempfile.TemporaryDirectory(prefix="bench-lookup-")
+        args.db = Path(scratch.name) / "lookup.db"
     print_machine()
+    if args.switch_ms is not None:
+        sys.setswitchinterval(args.switch_ms / 1000)
     print(f"switch:   sys.getswitchinterval() = {sys.getswitchinterval() * 1000:g} ms")
+    print(f"gc:       {args.gc}; store: {'memory' if args.db is None else 'SQLite file (WAL)'}")
     service, seeding = _directory(args.records, args.db, args.seed)
     try:
         live = service.counts()["live"]
         print(f"{live:,} live records (seeded in {seeding:.1f} s)")
         need = args.samples + args.warmup
         targets = _targets(service, 2 * need, args.seed)
+        if args.gc == "tuned":
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, *gc.get_threshold()[1:])
         idle = _look_ups(service, targets[:need], args.warmup)
         print(_row("idle", idle))
         app = create_app(service)

@@ -281,38 +281,61 @@ def test_sup_7_the_team_merges_and_unmerges_two_records_over_http_both_audited(
         (school_id,),
     )
     with _team_http(world.directory, "la-team-1") as http:
-        merged = http.post(
+        # Two authorities' records: the school's authority asks (SUP-7) ...
+        asked = http.post(
             "/v1/management/merges",
             json={"survivor": str(school_id), "absorbed": str(gp_id)},
             headers={"X-Request-ID": "merge-1"},
         )
+        assert asked.status_code == 202, asked.text
+        pending = asked.json()
+        assert (pending["status"], pending["approving_authority"]) == ("pending", OTHER_LA)
+        assert world.live() == 2
+        # ... and may not approve its own request.
+        own = http.post(f"/v1/management/merge-requests/{pending['request_id']}/approve")
+        assert own.status_code == 403
+        assert own.json()["code"] == "management_team_only"
+    with _team_http(world.directory, "la-team-2", la=OTHER_LA) as other:
+        queued = other.get("/v1/management/data-quality").json()["items"]
+        assert {i["item_id"] for i in queued} >= {pending["request_id"]}
+        merged = other.post(f"/v1/management/merge-requests/{pending['request_id']}/approve")
         assert merged.status_code == 201, merged.text
         merge = merged.json()
         assert (merge["survivor"], merge["absorbed"], merge["merged_by"]) == (
             str(school_id),
             str(gp_id),
-            "la-team-1",
+            "la-team-2",
         )
-        assert world.live() == 1
+        # The request and the possible duplicate that prompted it are closed.
+        assert other.get("/v1/management/data-quality").json()["items"] == []
+    assert world.live() == 1
+    with _team_http(world.directory, "la-team-3") as http:
         # The retired identifier opens the record it now lives in.
         opened = http.post(f"/v1/records/{gp_id}/open", json={"reason": "assessment"})
         assert opened.status_code == 200, opened.text
         assert opened.json()["directory_id"] == str(school_id)
         undone = http.post(f"/v1/management/merges/{merge['merge_id']}/undo")
         assert undone.status_code == 200, undone.text
-        assert undone.json()["undone_by"] == "la-team-1"
+        assert undone.json()["undone_by"] == "la-team-3"
         assert world.live() == 2
         again = http.post(f"/v1/management/merges/{merge['merge_id']}/undo")
         assert again.status_code == 404
         assert again.json()["code"] == "merge_not_found"
+    [asked_event] = world.audited("merge_requested")
+    assert (asked_event.actor, asked_event.refs[:2]) == (
+        "la-team-1",
+        (str(gp_id), pending["request_id"]),
+    )
+    [approved_event] = world.audited("merge_approved")
+    assert approved_event.actor == "la-team-2"
     [merged_event] = world.audited("records_merged")
-    assert merged_event.actor == "la-team-1"
+    assert merged_event.actor == "la-team-2"
     assert merged_event.directory_id == str(school_id)
     assert merged_event.refs[:2] == (str(gp_id), merge["merge_id"])
     [unmerged_event] = world.audited("records_unmerged")
-    assert unmerged_event.actor == "la-team-1"
+    assert unmerged_event.actor == "la-team-3"
     assert unmerged_event.refs[:2] == (str(gp_id), merge["merge_id"])
-    for event in (merged_event, unmerged_event):
+    for event in (asked_event, approved_event, merged_event, unmerged_event):
         assert "Amelia" not in repr(event)  # identifiers only (ACC-5)
         assert "Okafor" not in repr(event)
 

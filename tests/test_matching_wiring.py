@@ -29,7 +29,7 @@ from contactpoint_sdk.reference_server import (
 )
 from contactpoint_sdk.reference_server.audit import AuditEvent, MemoryAuditLog
 from contactpoint_sdk.reference_server.ingest import HELD_CODE
-from contactpoint_sdk.reference_server.linkage_merge import MERGED
+from contactpoint_sdk.reference_server.linkage_merge import MERGED, PendingMerge
 from contactpoint_sdk.reference_server.store import SqliteStore
 from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing
 from tests.test_server_core_support import (
@@ -63,6 +63,20 @@ def _gp_copy(
         name=child.name,
         involvements=(involvement("G-1"),),
     )
+
+
+def _merged(
+    directory: DirectoryService,
+    survivor: DirectoryId,
+    absorbed: DirectoryId,
+    asks: str = LA,
+    approves: str = OTHER_LA,
+) -> MergeReceipt:
+    """A merge across two authorities: one team asks, the other approves (SUP-7)."""
+    pending = directory.merge_records(survivor, absorbed, team(asks))
+    assert isinstance(pending, PendingMerge)
+    assert pending.approving_authority == approves
+    return directory.management.approve_merge(pending.request_id, team(approves))
 
 
 def _two_records(directory: DirectoryService) -> tuple[DirectoryId, DirectoryId]:
@@ -229,13 +243,16 @@ def test_sup_7_the_management_team_merges_and_unmerges_through_the_core_audited(
     directory = new_directory()
     school_id, gp_id = _two_records(directory)
     before = directory.record(gp_id)
-    receipt = directory.merge_records(school_id, gp_id, team(LA))
-    assert isinstance(receipt, MergeReceipt)
+    receipt = _merged(directory, school_id, gp_id)
     assert (receipt.survivor, receipt.absorbed, receipt.merged_by) == (
         school_id,
         gp_id,
-        f"team-{LA}",
+        f"team-{OTHER_LA}",
     )
+    [asked] = _events(directory, "merge_requested")
+    [approved] = _events(directory, "merge_approved")
+    assert (asked.actor, approved.actor) == (f"team-{LA}", f"team-{OTHER_LA}")
+    assert approved.refs[2] == receipt.merge_id
     assert directory.counts()["live"] == 1
     # The retired identifier leads to the survivor, and says so.
     assert directory.merged_into(gp_id) == school_id
@@ -274,7 +291,7 @@ def test_sup_7_only_either_records_management_team_may_merge_and_the_refusal_is_
     assert directory.counts()["live"] == 2
     refusals = _events(directory, "records_merge_refused")
     assert [e.rule for e in refusals] == ["SUP-7", "SUP-7"]
-    receipt = directory.merge_records(school_id, gp_id, team(OTHER_LA))  # the GP's authority
+    receipt = _merged(directory, school_id, gp_id, OTHER_LA, LA)  # the GP's authority asks
     with pytest.raises(NotPermitted):
         directory.unmerge_records(receipt.merge_id, viewer())
     assert directory.counts()["live"] == 1
@@ -309,7 +326,7 @@ def test_shld_7_a_merged_shield_stays_on_the_survivor_and_the_retired_record_is_
         ShieldRequestInput(ground=ShieldGround.RISK_OF_HARM_TO_CHILD, requested_by="t"),
         team(OTHER_LA),
     )
-    directory.merge_records(school_id, gp_id, team(LA))
+    _merged(directory, school_id, gp_id)
     assert isinstance(directory.view(gp_id, viewer()), ShieldedChildView)
     # A later supply by name is held under the survivor's shield; the
     # retired record is not offered to the team as a candidate.
@@ -348,7 +365,7 @@ def test_ret_5_a_merged_record_is_never_archived_alone_and_is_destroyed_with_its
     )  # fmt: skip
     school_id = only_record_id(directory, pupil())
     gp_id = only_record_id(directory, pupil(upn=make_upn(5, la=OTHER_LA), nhs=make_nhs(5)))
-    receipt = directory.merge_records(school_id, gp_id, team(LA))
+    receipt = _merged(directory, school_id, gp_id)
     assert b"Zanzibarine" in _files(db)  # the checks below would prove nothing otherwise
 
     _on(directory, date(2033, 4, 2))  # the day after the 18th birthday
@@ -406,7 +423,7 @@ def test_ret_5_a_merged_record_is_never_archived_alone_and_is_destroyed_with_its
 def test_sup_7_reset_empties_the_merges_and_the_linkage_index() -> None:
     directory = new_directory()
     school_id, gp_id = _two_records(directory)
-    directory.merge_records(school_id, gp_id, team(LA))
+    _merged(directory, school_id, gp_id)
     store = directory.store
     assert isinstance(store, SqliteStore)
     assert store.connection.execute("SELECT COUNT(*) FROM linkage_merges").fetchone()[0] == 1

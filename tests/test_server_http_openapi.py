@@ -24,13 +24,16 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from contactpoint_sdk.models import ShieldGround
+from contactpoint_sdk.models.identifiers import DirectoryId
 from contactpoint_sdk.models.operations import SupplyBatch
 from contactpoint_sdk.models.record import SourceIdentifiers
 from contactpoint_sdk.policy.viewer import Role
-from contactpoint_sdk.reference_server import DirectoryService
+from contactpoint_sdk.reference_server import DirectoryService, ShieldRequestInput
 from contactpoint_sdk.reference_server.app import create_app
 from contactpoint_sdk.reference_server.transport import InProcessTransport
 from contactpoint_sdk.reference_server.users import totp_code
+from tests.test_server_core_support import team as team_viewer
 from tests.test_server_http_support import (
     JOSE,
     LA,
@@ -366,14 +369,31 @@ def test_every_operation_answers_as_the_spec_says(
     found = call("post", "/v1/_control/children/find", json_body={"upn": str(make_upn(33))})
     did33 = found.json()["directory_id"]
     assert did33 != did3
-    merged = call(
+    # did33 is shielded, so one team member asks and another approves (202, 201).
+    directory.request_shield(
+        DirectoryId(did33),
+        ShieldRequestInput(ground=ShieldGround.RISK_OF_HARM_TO_CHILD, requested_by="sw"),
+        team_viewer(LA),
+    )
+    asked = call(
         "post",
         "/v1/management/merges",
         json_body={"survivor": did3, "absorbed": did33},
         headers=team,
     )
+    assert asked.status_code == 202
+    second = session_header(directory, Role.LA_MANAGEMENT_TEAM, user="la-team-3")
+    merged = call(
+        "post",
+        f"/v1/management/merge-requests/{asked.json()['request_id']}/approve",
+        headers=second,
+    )
     assert merged.status_code == 201
     assert (merged.json()["survivor"], merged.json()["absorbed"]) == (did3, did33)
+    snapshots = call("get", f"/v1/management/children/{did3}/merge-snapshots", headers=team).json()[
+        "items"
+    ]
+    assert [n["merge_id"] for n in snapshots] == [merged.json()["merge_id"]]
     undone = call(
         "post", f"/v1/management/merges/{merged.json()['merge_id']}/undo", headers=team
     ).json()

@@ -388,6 +388,16 @@ class PolicySettings:
         validator=_non_negative,
         metadata=_meta("RET-7", "years"),
     )
+    merge_undo_days: int = attrs.field(
+        default=90, validator=_positive, metadata=_meta("SUP-7", "days", policy=True)
+    )
+    """How long a merge of two records can be undone (SUP-7), in days after the
+    merge. Until then the merge keeps the survivor's earlier contributions (a
+    snapshot of child data); afterwards the lifecycle job drops the snapshot,
+    keeping only the merge's identifier, the two directory identifiers, who and
+    when, and an unmerge is refused (``merge_undo_expired``). Kept well inside
+    RET-7's year so a snapshot never holds contact details much past their
+    archive date. A project choice, not the seed's."""
     # consent (SENS)
     parent_consent_max_age_years: int = attrs.field(
         default=PARENT_CONSENT_MAX_AGE_YEARS,

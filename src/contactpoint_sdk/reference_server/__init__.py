@@ -30,7 +30,11 @@ from contactpoint_sdk.reference_server.directory import (
     UserCredentials,
 )
 from contactpoint_sdk.reference_server.faults import FaultInjector
-from contactpoint_sdk.reference_server.linkage_merge import MergeReceipt
+from contactpoint_sdk.reference_server.linkage_merge import (
+    MergeReceipt,
+    MergeSnapshotNote,
+    PendingMerge,
+)
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
     MatchOutcome,
@@ -81,7 +85,9 @@ __all__ = [
     "Matcher",
     "MemoryAuditLog",
     "MergeReceipt",
+    "MergeSnapshotNote",
     "MerkleAuditLog",
+    "PendingMerge",
     "ProbabilisticMatcher",
     "ReferenceDirectory",
     "ShieldRequestInput",

@@ -117,6 +117,7 @@ from contactpoint_sdk.reference_server.faults import (
     FaultInjector,
     FaultKind,
 )
+from contactpoint_sdk.reference_server.linkage_merge import MergeReceipt
 from contactpoint_sdk.reference_server.transport import (
     UNHANDLED_ERROR_SCOPE_KEY,
     ASGIApp,
@@ -1162,7 +1163,29 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         receipt = await _call_as(
             service, session, service.merge_records, spec.survivor, spec.absorbed, viewer
         )
+        # 201: merged; 202: a PendingMerge, waiting for the other authority (SUP-7).
+        done = isinstance(receipt, MergeReceipt)
+        return _json(_encode(service, receipt), status=201 if done else 202)
+
+    async def approve_merge(request: Request) -> Response:
+        session = caller(request, service)
+        viewer = session.viewer()
+        await _json_body(request, optional=True)
+        receipt = await _call_as(
+            service,
+            session,
+            service.approve_merge,
+            request.path_params["request_id"],
+            viewer,
+        )
         return _json(_encode(service, receipt), status=201)
+
+    async def merge_snapshots(request: Request) -> Response:
+        session = caller(request, service)
+        viewer = session.viewer()
+        directory_id = _directory_id(request)
+        notes = await _call_as(service, session, service.merge_snapshots, directory_id, viewer)
+        return _json(items(notes))
 
     async def unmerge_records(request: Request) -> Response:
         session = caller(request, service)
@@ -1179,6 +1202,7 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         Route(f"{m}/shield-reviews/overdue", overdue_reviews, methods=["GET"]),
         Route(f"{child}/shield/reviews", review_shield, methods=["POST"]),
         Route(f"{child}/subject-access", subject_access, methods=["POST"]),
+        Route(f"{child}/merge-snapshots", merge_snapshots, methods=["GET"]),
         Route(f"{child}/corrections", correct, methods=["POST"]),
         Route(f"{child}/retention-extension", extend_retention, methods=["POST"]),
         Route(f"{m}/broker-requests", broker_queue, methods=["GET"]),
@@ -1190,6 +1214,7 @@ def _management_routes(service: DirectoryService) -> list[BaseRoute]:
         Route(f"{m}/data-quality/{{item_id}}/queries", query_source, methods=["POST"]),
         Route(f"{m}/merges", merge_records, methods=["POST"]),
         Route(f"{m}/merges/{{merge_id}}/undo", unmerge_records, methods=["POST"]),
+        Route(f"{m}/merge-requests/{{request_id}}/approve", approve_merge, methods=["POST"]),
         Route(f"{m}/universal-service-gaps", universal_service_gaps, methods=["GET"]),
         Route(f"{m}/alerts", trawling_alerts, methods=["GET"]),
     ]

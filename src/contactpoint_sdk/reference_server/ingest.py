@@ -238,6 +238,9 @@ class Ingestor:
             supplier_keys=registry.signing_key,
             clock=clock,
         )
+        #: Identifiers for the batch's new children, drawn and checked unused
+        #: in one query at the batch's start (:meth:`_new_directory_id`).
+        self._fresh: list[DirectoryId] = []
 
     # --- the batch ---------------------------------------------------------
 
@@ -291,7 +294,13 @@ class Ingestor:
             )
             # Each operation's raw JSON comes with it from decode_batch: the
             # payload is parsed once.
-            outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
+            self._fresh = self._fresh_ids(
+                sum(isinstance(d.operation, SuppliedChild) for d in decoded.operations)
+            )
+            try:
+                outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
+            finally:
+                self._fresh = []
             receipt = SupplyReceipt(
                 batch_id=header.batch_id,
                 sequence=header.sequence,
@@ -722,7 +731,20 @@ class Ingestor:
         )
         return item
 
+    def _fresh_ids(self, count: int) -> list[DirectoryId]:
+        """``count`` random identifiers (fewer on a collision) that no record
+        holds, checked in one query. Only the batch's own transaction writes
+        records meanwhile, and it takes each at most once."""
+        drawn: dict[str, DirectoryId] = {}
+        for _ in range(count):
+            candidate = DirectoryId.new()
+            drawn[str(candidate)] = candidate
+        taken = self.store.existing_ids(list(drawn)) if drawn else set()
+        return [candidate for key, candidate in drawn.items() if key not in taken]
+
     def _new_directory_id(self) -> DirectoryId:
+        if self._fresh:
+            return self._fresh.pop()
         while True:
             candidate = DirectoryId.new()
             if not self.store.child_exists(str(candidate)):

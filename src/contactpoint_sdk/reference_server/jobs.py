@@ -27,6 +27,13 @@
    is every merge naming either; a retired record is never archived or
    destroyed on its own (the jobs look at live and archived rows only).
 
+4. **Merge snapshots (SUP-7, RET-7).** A merge keeps the survivor's
+   earlier contributions (child data) only while it can be undone:
+   ``merge_undo_days`` after the merge the snapshot is deleted
+   (:meth:`~.linkage_merge.RecordMerger.expire_snapshots`), leaving the
+   merge's identifier, the two directory identifiers, who and when; each is
+   audited as ``merge_snapshot_expired`` (merge identifier only).
+
 The stored archive date of a live record is a lower bound (a RET-2 extension
 whose consent is dated in the future does not count yet), so the job
 re-checks each candidate with the full rules and moves its date on if it is
@@ -36,7 +43,7 @@ not yet due.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -70,6 +77,10 @@ class MergeLedger(Protocol):
 
     def forget(self, directory_id: DirectoryId | str) -> int:
         """Delete every merge naming the record."""
+        ...
+
+    def expire_snapshots(self, merged_before: datetime) -> Sequence[str]:
+        """Delete the snapshots of merges made before then; their IDs."""
         ...
 
 
@@ -158,7 +169,21 @@ class LifecycleJobs:
             if destroyed:
                 total = int(self.store.get_meta("destroyed_count") or "0") + len(destroyed)
                 self.store.set_meta("destroyed_count", str(total))
-        if destroyed or contacts_destroyed:
+        expired: Sequence[str] = ()
+        if self.merges is not None:
+            cutoff = now - timedelta(days=self.settings.merge_undo_days)
+            expired = self.merges.expire_snapshots(cutoff)
+            events.extend(
+                AuditEvent(
+                    at=now,
+                    action="merge_snapshot_expired",
+                    actor=DIRECTORY_ACTOR,
+                    rule="SUP-7",
+                    refs=(merge_id,),
+                )
+                for merge_id in expired
+            )
+        if destroyed or contacts_destroyed or expired:
             self.store.purge()
         report = JobReport(
             ran_at=now,

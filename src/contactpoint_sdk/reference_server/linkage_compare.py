@@ -106,6 +106,14 @@ def _ascii_fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+#: Caches of a record's forms (keyed on whole names, addresses, parents:
+#: nearly one entry a record): big enough for a supply batch (the supplied
+#: child's profile is made again when its record is written) and the records
+#: that recur as candidates, not for the whole directory, where they only
+#: grew the process by some 0.7 KB a record (issue 10).
+_RECORD_CACHE = 8192
+
+
 @functools.lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """The parts of a name, folded: ``"Smith-Jones"`` and ``"smith jones"``
@@ -146,7 +154,7 @@ class GivenForms(NamedTuple):
     codes: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=_RECORD_CACHE)
 def given_forms(
     given: str | None, preferred: str | None = None, middles: tuple[str, ...] = ()
 ) -> GivenForms:
@@ -219,7 +227,7 @@ class FamilyForms(NamedTuple):
     codes: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=_RECORD_CACHE)
 def family_forms(
     family: str | None, preferred: str | None = None, former: tuple[str, ...] = ()
 ) -> FamilyForms:
@@ -300,7 +308,7 @@ class AddressForms(NamedTuple):
         return not (self.postcode or self.line or self.uprn)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=_RECORD_CACHE)
 def postcode_forms(
     postcode: str | None, first_line: str | None = None, uprn: str | None = None
 ) -> AddressForms:
@@ -341,7 +349,7 @@ def gender_level(a: str, b: str) -> int | None:
     return 1 if a == b else 0
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=_RECORD_CACHE)
 def parent_key(given: str | None, family: str | None) -> str:
     """A parent's or carer's name for :func:`parents_level`: ``"given family"``,
     both folded (folded names have no spaces, so the space is unambiguous)."""

@@ -199,6 +199,8 @@ class SqliteLinkageIndex:
         self._transaction = transaction
         self._pending: dict[str, str] = {}
         self._decoded: dict[str, tuple[str, ChildProfile]] = {}
+        #: The record last offered (:meth:`offer`): directory ID, text, data.
+        self._offered: tuple[str, str, Any] | None = None
         #: Records whose profile could not be built (left out of the index).
         self.failures = 0
 
@@ -351,11 +353,24 @@ class SqliteLinkageIndex:
 
     # --- the trigger functions ------------------------------------------------------
 
+    def offer(self, directory_id: str, text: str, data: Any) -> None:
+        """The record about to be written: its JSON ``text`` and the JSON
+        ``data`` it was made from. When the trigger is then given the very
+        same text for the same record, the profile is built from ``data``
+        instead of parsing the text again (the same value: ``text`` is
+        ``json_text(data)``). One record is kept; any other text is parsed."""
+        self._offered = (directory_id, text, data)
+
     def _build(
         self, directory_id: str, record: str, shielded: object, ground: object
     ) -> ChildProfile | None:
         try:
-            data = json_text_value(record)
+            offered = self._offered
+            if offered is not None and offered[0] == directory_id and offered[1] == record:
+                data = offered[2]
+                self._offered = None
+            else:
+                data = json_text_value(record)
             return profile_from_record_json(
                 {**data, "directory_id": directory_id},
                 shielded=bool(shielded),

@@ -35,19 +35,40 @@ directory, and what practitioners may ask of it:
   (:mod:`.records`).
 - **Retention extension** (RET-2): the team records the young person's
   consent to stay past 18.
-- **Merge and unmerge** (SUP-7, SHLD-5, SHLD-7): the team of either
-  record's authority makes two live records of one child one
-  (:meth:`Management.merge_records`, with
+- **Merge and unmerge** (SUP-7, SHLD-3, SHLD-5, SHLD-7, SAR-1): the team
+  of either record's authority asks to make two live records of one child
+  one (:meth:`Management.merge_records`, with
   :class:`~.linkage_merge.RecordMerger`: the absorbed record is retired, its
   sources, services and any shield move to the survivor), and can undo it
-  (:meth:`Management.unmerge_records`). The two may be different
-  authorities' records: one child, one record, across authority boundaries
-  (SUP-7), and the survivor's authority is then its newest supply's.
-  Refused: a record shielded on an adoption ground (SHLD-5: pre- and
+  (:meth:`Management.unmerge_records`) for ``merge_undo_days``.
+
+  *Evidence* (SUP-7): the pair must weigh at least the directory matcher's
+  ``review`` threshold, or be raised together on an open possible-duplicate
+  item of either authority's data-quality queue; given and family names
+  that both disagree outright are refused whatever else agrees
+  (``insufficient_match_evidence``).
+
+  *Two decisions*: where the records belong to different authorities, or
+  either carries a shield in place, one team alone cannot merge: the answer
+  is a :class:`~.linkage_merge.PendingMerge` in the other authority's
+  data-quality queue (``detail_code`` ``merge_requested``; for a shielded
+  pair of one authority, another member of its team decides), done only by
+  :meth:`Management.approve_merge`; resolving the item declines it.
+
+  *Shield authority* (SHLD-3, SAR-1): while a shield is in place on a
+  merged record, the authority of the record the shield came from, not the
+  survivor's newest supply's, reviews the shield and handles subject access
+  and correction (:meth:`Management._authority`).
+
+  Refused too: a record shielded on an adoption ground (SHLD-5: pre- and
   post-adoption records are never linked) and a pair the rules call two
-  children (twins, siblings: SUP-7). Both are audited (``records_merged``,
-  ``records_unmerged``) by directory identifier and merge identifier only.
-  Needs a SQLite store (the merges live in its database).
+  children (twins, siblings: SUP-7). A merge resolves the possible-duplicate
+  item that prompted it. Audited (``records_merged``, ``merge_requested``,
+  ``merge_approved``, ``records_unmerged``) by directory identifier, request
+  and merge identifier only. Needs a SQLite store (the merges live in its
+  database). Subject access (SAR-1) reports that a merge snapshot is held
+  (:meth:`Management.merge_snapshots`), never its content: it holds raw
+  supplies that the subject-access redaction has not seen.
 
 Every refusal is a :class:`~contactpoint_sdk.errors.NotPermitted` or
 :class:`~contactpoint_sdk.errors.PolicyRefusal` with its rule ID.
@@ -58,7 +79,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import attrs
 
@@ -107,13 +128,33 @@ from contactpoint_sdk.reference_server.entities import (
     UniversalServiceGap,
 )
 from contactpoint_sdk.reference_server.ingest import Ingestor
-from contactpoint_sdk.reference_server.linkage_merge import MergeReceipt, RecordMerger
-from contactpoint_sdk.reference_server.matching import MatchOutcome, MatchResult
+from contactpoint_sdk.reference_server.linkage_merge import (
+    MergeReceipt,
+    MergeRequestStatus,
+    MergeSnapshotNote,
+    PendingMerge,
+    RecordMerger,
+)
+from contactpoint_sdk.reference_server.linkage_model import FellegiSunter
+from contactpoint_sdk.reference_server.linkage_params import (
+    CHILD_MODEL,
+    CHILD_THRESHOLDS,
+    Thresholds,
+)
+from contactpoint_sdk.reference_server.matching import (
+    MatchOutcome,
+    MatchResult,
+    ProbabilisticMatcher,
+)
 from contactpoint_sdk.reference_server.records import RecordKeeper, WorkingChild
 from contactpoint_sdk.reference_server.registry import SupplierRegistry
 from contactpoint_sdk.reference_server.store import LIVE, QueueRow, Store
 
-__all__ = ["SCHOOL_AGE_FROM", "SCHOOL_AGE_TO", "Management"]
+__all__ = ["MERGE_REQUESTED", "SCHOOL_AGE_FROM", "SCHOOL_AGE_TO", "Management"]
+
+#: The ``detail_code`` of a data-quality item that is a merge waiting for the
+#: authority's approval (SUP-7; :meth:`Management.approve_merge`).
+MERGE_REQUESTED = "merge_requested"
 
 #: REC-7: a child is listed for want of an education setting from this birthday ...
 SCHOOL_AGE_FROM = 5
@@ -257,7 +298,7 @@ class Management:
         with self.store.transaction():
             child = self._live(directory_id)
             record = child.compose()
-            require_management_team(reviewer, record.local_authority, "SHLD-3")
+            require_management_team(reviewer, self._authority(record), "SHLD-3")
             if child.state.shield is None:
                 raise PolicyRefusal(
                     "the record has no shield to review", code="no_shield", rule="SHLD-3"
@@ -287,9 +328,18 @@ class Management:
         return shield
 
     def overdue_shield_reviews(self, local_authority: str) -> list[OverdueReview]:
-        rows = self.store.children_where(local_authority=local_authority, shielded=True)
+        rows = list(self.store.children_where(local_authority=local_authority, shielded=True))
+        if self.merger is not None:  # a merged record's shield stays its authority's (SHLD-3)
+            seen = {r.directory_id for r in rows}
+            for survivor in self.merger.shield_survivors(local_authority):
+                row = self.store.get_child(str(survivor))
+                if row is not None and row.state == LIVE and row.directory_id not in seen:
+                    rows.append(row)
+        records = [self.keeper.record_of(r) for r in rows]
         return overdue_reviews(
-            (self.keeper.record_of(r) for r in rows), self.clock.today(), self.settings
+            (r for r in records if self._authority(r) == local_authority),
+            self.clock.today(),
+            self.settings,
         )
 
     # --- brokering (SENS-4) ----------------------------------------------------
@@ -540,6 +590,10 @@ class Management:
             resolved = attrs.evolve(item, status=DataQualityStatus.RESOLVED, resolved_by=by.user_id)
             self.store.delete_held_operation(item_id)
             self._put_item(resolved)
+            request = None if self.merger is None else self.merger.request(item_id)
+            if request is not None and request.status is MergeRequestStatus.PENDING:
+                # Closing a merge request's item declines the merge (SUP-7).
+                self._decline_merge(request, by)
         self.emit(
             [
                 self._event(
@@ -552,6 +606,17 @@ class Management:
             ]
         )
         return resolved
+
+    def _decline_merge(self, request: PendingMerge, by: Viewer) -> None:
+        """Mark a merge request declined (inside the caller's transaction)."""
+        self._merger().put_request(
+            attrs.evolve(
+                request,
+                status=MergeRequestStatus.DECLINED,
+                decided_at=self.clock.now(),
+                decided_by=by.user_id,
+            )
+        )
 
     def query_source(
         self, item_id: str, *, field: str, question_code: str, by: Viewer
@@ -573,6 +638,12 @@ class Management:
         with self.store.transaction():
             item = self._item(item_id)
             require_management_team(by, item.local_authority, "SUP-8")
+            if item.detail_code == MERGE_REQUESTED:
+                raise PolicyRefusal(
+                    "a merge request has no source to query",
+                    code="not_a_supply_item",
+                    rule="SUP-8",
+                )
             query = SourceQuery(
                 query_id=uuid.uuid4().hex,
                 supplier_id=item.supplier_id,
@@ -637,7 +708,7 @@ class Management:
         self, directory_id: DirectoryId, requester: SubjectAccessRequester, by: Viewer
     ) -> AnyChildView:
         record = self._live_record(directory_id)
-        if by.role is not Role.LA_MANAGEMENT_TEAM or by.local_authority != record.local_authority:
+        if by.role is not Role.LA_MANAGEMENT_TEAM or by.local_authority != self._authority(record):
             self.emit(
                 [
                     self._event(
@@ -702,7 +773,7 @@ class Management:
             )
         with self.store.transaction():
             child = self._live(directory_id)
-            require_management_team(by, child.compose().local_authority, "SAR-2")
+            require_management_team(by, self._authority(child.compose()), "SAR-2")
             state = child.state
             child.state = attrs.evolve(
                 state,
@@ -722,7 +793,7 @@ class Management:
     ) -> ChildRecord:
         with self.store.transaction():
             child = self._live(directory_id)
-            require_management_team(by, child.compose().local_authority, "RET-2")
+            require_management_team(by, self._authority(child.compose()), "RET-2")
             child.state = attrs.evolve(child.state, retention_extension=extension)
             record = self._save(child)
         self.emit(
@@ -745,6 +816,122 @@ class Management:
             raise ConfigurationError("merging records needs a SqliteStore (its merges table)")
         return self.merger
 
+    def _authority(self, record: ChildRecord) -> str | None:
+        """The authority whose management team acts for the record: while a
+        shield is in place on a record a merge brought it into, the shielded
+        record's authority (SHLD-3, SAR-1: the merging team gains neither
+        shield review nor subject access); else the record's own."""
+        shield = record.shield
+        if self.merger is not None and shield is not None and shield_lifted_on(shield) is None:
+            found = self.merger.shield_authority(record.directory_id)
+            if found is not None:
+                return found
+        return record.local_authority
+
+    def _scoring(self) -> tuple[FellegiSunter, Thresholds]:
+        """The directory's own matcher's model and thresholds (the defaults
+        for a directory without a probabilistic matcher)."""
+        matcher = self.ingestor.matcher
+        if isinstance(matcher, ProbabilisticMatcher):
+            return matcher.model, matcher.thresholds
+        return FellegiSunter(CHILD_MODEL), CHILD_THRESHOLDS
+
+    def _duplicate_items(self, authorities: set[str]) -> list[DataQualityItem]:
+        """The open possible-duplicate items about live records (not held
+        supplies, not merge requests) in these authorities' queues."""
+        found: list[DataQualityItem] = []
+        for la in sorted(authorities):
+            for row in self.store.list_queue(
+                "data_quality", local_authority=la, statuses=(DataQualityStatus.OPEN.value,)
+            ):
+                item: DataQualityItem = self.keeper.loads(row.body, DataQualityItem)
+                if (
+                    item.kind is DataQualityKind.POSSIBLE_DUPLICATE
+                    and not item.held
+                    and item.detail_code != MERGE_REQUESTED
+                ):
+                    found.append(item)
+        return found
+
+    @staticmethod
+    def _named(item: DataQualityItem) -> set[str]:
+        named = {str(c) for c in item.candidates}
+        if item.directory_id is not None:
+            named.add(str(item.directory_id))
+        return named
+
+    def _require_evidence(
+        self, survivor: DirectoryId, absorbed: DirectoryId, authorities: set[str]
+    ) -> None:
+        """Refuse (``PolicyRefusal`` SUP-7) a pair with no match evidence: it
+        must weigh at least the matcher's ``review`` threshold (the ordinary
+        one, never the lower ``shielded_review``, which exists to hide a
+        supply, not to link records) or be raised together on an open
+        possible-duplicate item of either authority's queue; and names that
+        disagree outright (given and family) are refused whatever else agrees."""
+        model, thresholds = self._scoring()
+        assessed = self._merger().assess(survivor, absorbed, model)
+        if assessed.names_disagree:
+            raise PolicyRefusal(
+                "the two records' given and family names disagree outright",
+                code="insufficient_match_evidence",
+                rule="SUP-7",
+            )
+        if assessed.weight >= thresholds.review:
+            return
+        pair = {str(survivor), str(absorbed)}
+        if any(pair <= self._named(item) for item in self._duplicate_items(authorities)):
+            return
+        raise PolicyRefusal(
+            "the records are not a match candidate at or above the review threshold, "
+            "nor a possible duplicate on the data-quality queue",
+            code="insufficient_match_evidence",
+            rule="SUP-7",
+        )
+
+    def _close_duplicate_items(
+        self, survivor: DirectoryId, absorbed: DirectoryId, authorities: set[str], by: Viewer
+    ) -> list[AuditEvent]:
+        """After a merge: the possible-duplicate items naming the absorbed
+        record now name the survivor; one left naming a single record (the
+        item that prompted the merge) is resolved."""
+        events: list[AuditEvent] = []
+        for item in self._duplicate_items(authorities):
+            named = self._named(item)
+            if str(absorbed) not in named:
+                continue
+            left = (named - {str(absorbed)}) | {str(survivor)}
+            if len(left) <= 1:
+                self._put_item(
+                    attrs.evolve(item, status=DataQualityStatus.RESOLVED, resolved_by=by.user_id)
+                )
+                events.append(
+                    self._event(
+                        "data_quality_resolved",
+                        by,
+                        survivor,
+                        code="merged",
+                        rule="SUP-7",
+                        refs=(item.item_id,),
+                    )
+                )
+                continue
+            first = survivor if item.directory_id == absorbed else item.directory_id
+            self._put_item(
+                attrs.evolve(
+                    item,
+                    directory_id=first,
+                    candidates=tuple(
+                        DirectoryId(c)
+                        for c in dict.fromkeys(
+                            str(survivor) if c == absorbed else str(c) for c in item.candidates
+                        )
+                        if first is None or c != str(first)
+                    ),
+                )
+            )
+        return events
+
     def _require_team_of_either(
         self,
         by: Viewer,
@@ -756,7 +943,7 @@ class Management:
         the authority of one of the two records (``RecordNotFound`` if the
         survivor is not live), or of one of ``also``. The absorbed record's
         authority is its own row's, kept as it was when it was retired."""
-        survivor_la = self._live_record(survivor).local_authority
+        survivor_la = self._authority(self._live_record(survivor))
         row = self.store.get_child(str(absorbed))
         allowed = (survivor_la, None if row is None else row.local_authority, *also)
         if not any(by.is_management_team_for(la) for la in allowed if la is not None):
@@ -764,35 +951,195 @@ class Management:
 
     def merge_records(
         self, survivor: DirectoryId, absorbed: DirectoryId, by: Viewer
-    ) -> MergeReceipt:
+    ) -> MergeReceipt | PendingMerge:
         """Make ``survivor`` hold ``absorbed``'s data and retire ``absorbed``
-        (SUP-7), by the management team of either record's authority (a
-        duplicate across authority boundaries is each team's to resolve).
+        (SUP-7), asked by the management team of either record's authority
+        (while shielded, the shield's authority: :meth:`_authority`).
 
-        Refusals: ``RecordNotFound`` unless both records are live;
-        ``NotPermitted`` (SUP-7) for anyone but those teams; ``PolicyRefusal``
-        SHLD-5 (``adoption_records_never_linked``) if either is shielded on
-        an adoption ground; ``PolicyRefusal`` SUP-7 for the same record twice
-        (``same_record``) or a pair the rules call two children
-        (``looks_like_twin``, ``looks_like_sibling``). One transaction;
-        audited as ``records_merged`` (identifiers only)."""
+        Evidence first: the pair must be a match candidate at or above the
+        matcher's review threshold, or raised together as a possible
+        duplicate on either authority's queue (else ``PolicyRefusal`` SUP-7
+        ``insufficient_match_evidence``; so are names that disagree outright).
+
+        One team alone merges only two unshielded records of its own
+        authority: the merge is done and a :class:`MergeReceipt` returned.
+        Where the records belong to different authorities, or either carries
+        a shield in place, the answer is a :class:`PendingMerge`, queued for
+        the *other* authority (the same one, for a shielded pair of one
+        authority: then another member of its team) as a data-quality item
+        with the request's ID and ``detail_code`` ``merge_requested``; it
+        takes effect only on :meth:`approve_merge`, and resolving the item
+        (:meth:`resolve_data_quality`) declines it.
+
+        Other refusals: ``RecordNotFound`` unless both records are live;
+        ``NotPermitted`` (SUP-7) for anyone but those teams;
+        ``PolicyRefusal`` SHLD-5 (``adoption_records_never_linked``);
+        ``PolicyRefusal`` SUP-7 ``same_record``, ``looks_like_twin``,
+        ``looks_like_sibling``. Audited (identifiers only): ``records_merged``,
+        or ``merge_requested``; a merge resolves the possible-duplicate item
+        that prompted it (``data_quality_resolved``, code ``merged``)."""
         merger = self._merger()
+        now = self.clock.now()
         with self.store.transaction():
-            self._require_team_of_either(by, survivor, absorbed)
-            receipt, events = merger.merge(
-                survivor, absorbed, by=by.user_id, now=self.clock.now(), today=self.clock.today()
+            s_record = self._live_record(survivor)
+            a_record = self._live_record(absorbed) if str(absorbed) != str(survivor) else s_record
+            s_la, a_la = self._authority(s_record), self._authority(a_record)
+            authorities = {la for la in (s_la, a_la) if la is not None}
+            if not any(by.is_management_team_for(la) for la in authorities):
+                require_management_team(by, s_la, "SUP-7")
+            self._require_evidence(survivor, absorbed, authorities)
+            shielded = any(
+                r.shield is not None and shield_lifted_on(r.shield) is None
+                for r in (s_record, a_record)
             )
+            reasons = (("different_authorities",) if s_la != a_la else ()) + (
+                ("shielded",) if shielded else ()
+            )
+            if reasons:
+                mine = by.local_authority
+                approving = a_la if mine == s_la else s_la
+                result: MergeReceipt | PendingMerge
+                result = pending = PendingMerge(
+                    request_id=uuid.uuid4().hex,
+                    survivor=survivor,
+                    absorbed=absorbed,
+                    requested_at=now,
+                    requested_by=by.user_id,
+                    requesting_authority=mine,
+                    approving_authority=approving or mine,
+                    reasons=reasons,
+                    status=MergeRequestStatus.PENDING,
+                )
+                merger.put_request(pending)
+                self._put_item(
+                    DataQualityItem(
+                        item_id=pending.request_id,
+                        kind=DataQualityKind.POSSIBLE_DUPLICATE,
+                        raised_at=now,
+                        local_authority=pending.approving_authority,
+                        directory_id=survivor,
+                        supplier_id="",
+                        source_ref=pending.request_id,
+                        detail_code=MERGE_REQUESTED,
+                        candidates=(survivor, absorbed),
+                    )
+                )
+                events = [
+                    self._event(
+                        "merge_requested",
+                        by,
+                        survivor,
+                        code=",".join(reasons),
+                        rule="SUP-7",
+                        refs=(str(absorbed), pending.request_id),
+                    )
+                ]
+            else:
+                result, events = merger.merge(
+                    survivor, absorbed, by=by.user_id, now=now, today=self.clock.today()
+                )
+                events += self._close_duplicate_items(survivor, absorbed, authorities, by)
+        self.emit(events)
+        return result
+
+    def approve_merge(self, request_id: str, by: Viewer) -> MergeReceipt:
+        """Approve a :class:`PendingMerge` (SUP-7): by the management team of
+        its approving authority, never the user who asked. Every check of
+        :meth:`merge_records` runs again on the records as they are now; then
+        the merge is done, the request and its queue item closed, and the
+        possible-duplicate item that prompted it resolved.
+
+        Refusals: ``RecordNotFound`` (``merge_request_not_found``);
+        ``PolicyRefusal`` SUP-7 ``merge_request_closed`` (approved, or
+        declined by resolving its item), ``merge_request_stale`` (the
+        approving authority no longer holds either record); ``NotPermitted``
+        SUP-7 ``management_team_only`` for anyone but that team,
+        ``second_decision_needed`` for the requester. Audited as
+        ``merge_approved`` then ``records_merged`` (identifiers only)."""
+        merger = self._merger()
+        now = self.clock.now()
+        with self.store.transaction():
+            request = merger.request(request_id)
+            if request is None:
+                raise RecordNotFound(
+                    "no merge request has that identifier", code="merge_request_not_found"
+                )
+            item = self._item(request_id)
+            require_management_team(by, request.approving_authority, "SUP-7")
+            if request.status is not MergeRequestStatus.PENDING or (
+                item.status is not DataQualityStatus.OPEN
+            ):
+                raise PolicyRefusal(
+                    "the merge request was already decided",
+                    code="merge_request_closed",
+                    rule="SUP-7",
+                )
+            if by.user_id == request.requested_by:
+                raise NotPermitted(
+                    "a merge needing a second decision is approved by someone else",
+                    code="second_decision_needed",
+                    rule="SUP-7",
+                )
+            s_record = self._live_record(request.survivor)
+            a_record = self._live_record(request.absorbed)
+            authorities = {
+                la for la in (self._authority(s_record), self._authority(a_record)) if la
+            }
+            if request.approving_authority not in authorities:
+                raise PolicyRefusal(
+                    "the records have moved on since the request; ask again",
+                    code="merge_request_stale",
+                    rule="SUP-7",
+                )
+            self._require_evidence(request.survivor, request.absorbed, authorities)
+            receipt, merged = merger.merge(
+                request.survivor,
+                request.absorbed,
+                by=by.user_id,
+                now=now,
+                today=self.clock.today(),
+            )
+            merger.put_request(
+                attrs.evolve(
+                    request,
+                    status=MergeRequestStatus.APPROVED,
+                    decided_at=now,
+                    decided_by=by.user_id,
+                    merge_id=receipt.merge_id,
+                )
+            )
+            self._put_item(
+                attrs.evolve(item, status=DataQualityStatus.RESOLVED, resolved_by=by.user_id)
+            )
+            events = [
+                self._event(
+                    "merge_approved",
+                    by,
+                    request.survivor,
+                    rule="SUP-7",
+                    refs=(str(request.absorbed), request_id, receipt.merge_id),
+                ),
+                *merged,
+                *self._close_duplicate_items(request.survivor, request.absorbed, authorities, by),
+            ]
         self.emit(events)
         return receipt
+
+    def _expire_merge_snapshots(self) -> list[str]:
+        """Drop the snapshots of merges past ``merge_undo_days`` (RET-7)."""
+        cutoff = self.clock.now() - timedelta(days=self.settings.merge_undo_days)
+        return self._merger().expire_snapshots(cutoff)
 
     def unmerge_records(self, merge_id: str, by: Viewer) -> MergeReceipt:
         """Undo a merge (SUP-7), by the management team of either record's
         authority (either when they were merged, or the survivor's now):
-        both records live again as they were (a shield the
-        survivor has now stays on it, SHLD-7). ``RecordNotFound`` for an
-        unknown or undone merge, or when the survivor is no longer live;
-        ``NotPermitted`` (SUP-7) for anyone else. Audited as
-        ``records_unmerged``."""
+        both records live again as they were (a shield the survivor has now
+        stays on it, SHLD-7; SAR-2 corrections stand). ``RecordNotFound``
+        for an unknown or undone merge, or when the survivor is no longer
+        live; ``NotPermitted`` (SUP-7) for anyone else; ``PolicyRefusal``
+        SUP-7 ``merge_undo_expired`` once the merge is older than
+        ``merge_undo_days`` (its snapshot is then deleted, RET-7). Audited
+        as ``records_unmerged``; the snapshot is deleted with the undoing."""
         merger = self._merger()
         with self.store.transaction():
             found = merger.receipt(merge_id)
@@ -803,11 +1150,45 @@ class Management:
             self._require_team_of_either(
                 by, found.survivor, found.absorbed, merger.authorities(merge_id)
             )
+        self._expire_merge_snapshots()  # its own transaction: stays done if refused below
+        with self.store.transaction():
             receipt, events = merger.unmerge(
                 merge_id, by=by.user_id, now=self.clock.now(), today=self.clock.today()
             )
         self.emit(events)
         return receipt
+
+    def merge_snapshots(self, directory_id: DirectoryId, by: Viewer) -> list[MergeSnapshotNote]:
+        """That merge snapshots are held for the record (SAR-1), never their
+        content: for the team that handles its subject access, which reports
+        them with the export. Audited as ``subject_access_merge_snapshots``."""
+        merger = self._merger()
+        self._expire_merge_snapshots()
+        record = self._live_record(directory_id)
+        require_management_team(by, self._authority(record), "SAR-1")
+        days = timedelta(days=self.settings.merge_undo_days)
+        notes = [
+            MergeSnapshotNote(
+                merge_id=m.merge_id,
+                directory_id=m.survivor,
+                merged_at=m.merged_at,
+                undo_until=m.merged_at + days,
+            )
+            for m in merger.snapshots_of(directory_id)
+        ]
+        self.emit(
+            [
+                self._event(
+                    "subject_access_merge_snapshots",
+                    by,
+                    directory_id,
+                    code=str(len(notes)),
+                    rule="SAR-1",
+                    refs=tuple(n.merge_id for n in notes),
+                )
+            ]
+        )
+        return notes
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -46,7 +46,7 @@ supplier's later events (``InvolvementEnded`` ...) still find it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -296,6 +296,11 @@ class RecordKeeper:
         self.store = store
         self.codec = codec
         self.settings = settings
+        #: Told ``(directory_id, text, data)`` for each record row made by
+        #: :meth:`child_row`: the JSON text of the record and the data it was
+        #: made from, so the linkage index need not parse the text again
+        #: (:meth:`~.linkage_index.SqliteLinkageIndex.offer`).
+        self.record_encoded: Callable[[str, str, Any], None] | None = None
 
     # --- JSON -----------------------------------------------------------
 
@@ -304,6 +309,13 @@ class RecordKeeper:
         # The very text of json.dumps(data, separators=(",", ":"),
         # ensure_ascii=False), several times faster (json_text).
         return json_text(data)
+
+    def _record_text(self, record: ChildRecord) -> str:
+        data = self.codec.converter.unstructure(record, unstructure_as=ChildRecord)
+        text = json_text(data)
+        if self.record_encoded is not None:
+            self.record_encoded(str(record.directory_id), text, data)
+        return text
 
     def loads(self, text: str, cls: Any) -> Any:
         return self.codec.converter.structure(json_text_value(text), cls)
@@ -406,7 +418,7 @@ class RecordKeeper:
             education_until=_until(record, ServiceKind.EDUCATION_SETTING),
             archived_on=archived_on,
             destroy_due_on=destroy_due_on,
-            record=self.dumps(record),
+            record=self._record_text(record),
             directory_state=self.dumps(state),
             updated_at=now.isoformat(),
             postcode=None if record.address.postcode is None else str(record.address.postcode),

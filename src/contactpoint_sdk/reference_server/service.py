@@ -64,9 +64,11 @@ its rule ID.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -136,7 +138,13 @@ from contactpoint_sdk.reference_server.entities import (
 from contactpoint_sdk.reference_server.ingest import Ingestor
 from contactpoint_sdk.reference_server.jobs import LifecycleJobs
 from contactpoint_sdk.reference_server.linkage_index import SqliteLinkageIndex
-from contactpoint_sdk.reference_server.linkage_merge import MERGED, MergeReceipt, RecordMerger
+from contactpoint_sdk.reference_server.linkage_merge import (
+    MERGED,
+    MergeReceipt,
+    MergeSnapshotNote,
+    PendingMerge,
+    RecordMerger,
+)
 from contactpoint_sdk.reference_server.management import Management
 from contactpoint_sdk.reference_server.matching import (
     Matcher,
@@ -267,6 +275,8 @@ class DirectoryService:
         self.audit: AuditSink = audit if audit is not None else MemoryAuditLog()
         self.registry = SupplierRegistry(store)
         self.keeper = RecordKeeper(store, self.codec, settings)
+        if self.linkage is not None:
+            self.keeper.record_encoded = self.linkage.offer  # no second parse (issue 10)
         if isinstance(store, SqliteStore):
             self.merger = RecordMerger(store, self.keeper)
         self._ingestor = Ingestor(
@@ -296,12 +306,20 @@ class DirectoryService:
                     "give the directory a UserDirectory: only a SqliteStore can hold its tables"
                 )
             users = UserDirectory(
-                store.connection, settings=settings, audit=_Audited(self), lock=store.lock
+                store.connection,
+                settings=settings,
+                audit=_Audited(self),
+                lock=store.lock,
+                reader=store.reading,
             )
         self.users = users
         self.trawling = self._new_guard()
         self._audit_key = audit_signing_key
         self._owned: list[MerkleAuditLog] = []
+        #: Trawling alerts waiting for the writer (:meth:`_queue_alert`).
+        self._waiting_alerts: list[QueueRow] = []
+        self._alerts_lock = threading.Lock()
+        self._alert_writer: threading.Thread | None = None
 
     def _new_guard(self) -> TrawlingGuard:
         return TrawlingGuard(self.settings, clock=self.clock, on_alert=self._on_alert)
@@ -356,6 +374,11 @@ class DirectoryService:
 
     def close(self) -> None:
         """Close the store (and the audit log, if the directory opened it)."""
+        # Session activity kept in memory; a closed or lost database: nothing to keep.
+        with suppress(sqlite3.Error):
+            self.users.flush_activity()
+        with suppress(sqlite3.Error):
+            self._write_waiting_alerts()
         self.store.close()
         for log in self._owned:
             log.close()
@@ -756,8 +779,7 @@ class DirectoryService:
         """An unusual pattern (ACC-4): queued for the management team of the
         user's authority and audited, by identifier and code only."""
         alert_id = uuid.uuid4().hex
-        self.store.put_queue_item(
-            "trawling_alerts",
+        self._queue_alert(
             QueueRow(
                 item_id=alert_id,
                 local_authority=alert.local_authority,
@@ -766,7 +788,7 @@ class DirectoryService:
                 status="open",
                 raised_at=alert.raised_at.isoformat(),
                 body=self.keeper.dumps(alert),
-            ),
+            )
         )
         refs = (f"alert:{alert_id}",) + ((f"detail:{alert.detail}",) if alert.detail else ())
         self._emit(
@@ -783,9 +805,54 @@ class DirectoryService:
             ]
         )
 
+    def _queue_alert(self, row: QueueRow) -> None:
+        """Put an alert in the management team's queue without waiting for
+        the writer: at once if the store is free (or this thread holds it),
+        else (a supply batch's transaction holds it) on a thread of its own,
+        in the order raised. The alert is audited at once either way, and
+        :meth:`trawling_alerts` and :meth:`close` write what waits first."""
+        lock = self.store.lock if isinstance(self.store, SqliteStore) else None
+        if lock is None:
+            self.store.put_queue_item("trawling_alerts", row)
+            return
+        with self._alerts_lock:
+            self._waiting_alerts.append(row)
+            if lock.acquire(blocking=False):
+                pass  # written below, with any still waiting, in order
+            else:
+                if self._alert_writer is None:
+                    self._alert_writer = threading.Thread(
+                        target=self._write_waiting_alerts,
+                        name="contactpoint-alert-writer",
+                        daemon=True,
+                    )
+                    self._alert_writer.start()
+                return
+        try:
+            self._write_waiting_alerts()
+        finally:
+            lock.release()
+
+    def _write_waiting_alerts(self) -> None:
+        """Write the alerts waiting for the writer (rows taken under the
+        store's lock, so no two writers interleave)."""
+        if not isinstance(self.store, SqliteStore):
+            return
+        with self.store.lock:
+            with self._alerts_lock:
+                rows, self._waiting_alerts = self._waiting_alerts, []
+                if threading.current_thread() is self._alert_writer:
+                    self._alert_writer = None
+            if rows:
+                with self.store.transaction():
+                    for row in rows:
+                        self.store.put_queue_item("trawling_alerts", row)
+
     def trawling_alerts(self, local_authority: str) -> list[TrawlingAlert]:
         """The trawling alerts raised about the authority's users, oldest
         first (ACC-4), for its management team."""
+        if self._waiting_alerts:
+            self._write_waiting_alerts()
         rows = self.store.list_queue("trawling_alerts", local_authority=local_authority)
         return [self.keeper.loads(row.body, TrawlingAlert) for row in rows]
 
@@ -1067,18 +1134,35 @@ class DirectoryService:
 
     def merge_records(
         self, survivor: DirectoryId, absorbed: DirectoryId, by: Viewer
-    ) -> MergeReceipt:
+    ) -> MergeReceipt | PendingMerge:
         """Merge two live records of one child (SUP-7): ``survivor`` holds
         everything, ``absorbed`` is retired (its identifier then leads to the
-        survivor: :meth:`record`, :meth:`merged_into`). The management team
-        of either record's authority only. Refused with a typed error citing
-        its rule: adoption-shielded records (``PolicyRefusal``, SHLD-5), twins
-        and siblings (SUP-7), anyone else (``NotPermitted``, SUP-7). Audited
-        (``records_merged``; a refusal ``records_merge_refused``)."""
+        survivor: :meth:`record`, :meth:`merged_into`). Needs match evidence
+        (a score at the matcher's review threshold, or a possible-duplicate
+        item naming both). Two unshielded records of the team's own authority
+        merge at once; across authorities, or with a shield in place, the
+        answer is a :class:`PendingMerge` the other authority (or a second
+        team member) approves with :meth:`approve_merge`. Refused with a typed
+        error citing its rule: adoption-shielded records (``PolicyRefusal``,
+        SHLD-5), twins and siblings, too little evidence (SUP-7), anyone else
+        (``NotPermitted``, SUP-7). Audited (``records_merged``; a refusal
+        ``records_merge_refused``)."""
         with self._refusals_audited("records_merge", by.user_id, survivor):
             receipt = self.management.merge_records(survivor, absorbed, by)
         self._followed_up(survivor)
         return receipt
+
+    def approve_merge(self, request_id: str, by: Viewer) -> MergeReceipt:
+        """Approve a pending merge (SUP-7): every check runs again, then the
+        records merge. The other authority's management team, or a second
+        member of the same team for a shielded pair."""
+        with self._refusals_audited("records_merge_approve", by.user_id):
+            return self.management.approve_merge(request_id, by)
+
+    def merge_snapshots(self, directory_id: DirectoryId, by: Viewer) -> list[MergeSnapshotNote]:
+        """That merge snapshots exist for a child, for subject access (SAR-1):
+        not their content."""
+        return self.management.merge_snapshots(directory_id, by)
 
     def unmerge_records(self, merge_id: str, by: Viewer) -> MergeReceipt:
         """Undo a merge (SUP-7): both records live again. The management team
@@ -1098,6 +1182,8 @@ class DirectoryService:
         their sessions stay too; the trawling guard starts again (rate
         limits, blocks, patterns) and the alerts queue is emptied. The audit
         log is append-only and is not emptied: the reset is recorded in it."""
+        if self._waiting_alerts:
+            self._write_waiting_alerts()  # raised before the reset: emptied with the rest
         self.store.reset(keep_suppliers=keep_suppliers)
         self.store.set_meta("destroyed_count", "0")
         self.trawling = self._new_guard()  # rate limits, blocks and patterns start again

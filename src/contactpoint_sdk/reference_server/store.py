@@ -772,6 +772,21 @@ class SqliteStore:
         reader.execute("PRAGMA temp_store = MEMORY")
         return reader
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection for a few reads that must not wait for the
+        writer (WAL: it sees what is committed), or ``None`` when the caller
+        must read on :attr:`connection` under :attr:`lock` instead (a memory
+        store, or this thread holds the lock and must see its own rows)."""
+        reader = self._reader()
+        if reader is None:
+            yield None
+            return
+        try:
+            yield reader
+        finally:
+            self._release(reader)
+
     def _release(self, reader: sqlite3.Connection) -> None:
         with self._readers_lock:
             if not self._closed and len(self._readers) < _IDLE_READERS:

@@ -72,6 +72,24 @@ ends when unused for ``session_idle_minutes`` (idle expiry), at
 use). :attr:`Session.session_id` is a separate random identifier for the
 audit log.
 
+Session activity
+----------------
+Each use of a session restarts its idle time. Given ``reader`` (the store's
+:meth:`~.store.SqliteStore.reading`), :meth:`UserDirectory.session` reads the
+session and the user on a read-only connection and keeps the time of use in
+memory instead of writing it, so a look-up never waits for the single
+writer (a supply batch's transaction holds it for about half a second). The
+idle check reads the time kept in memory first, so expiry stays exact. The
+times are written behind: at most every ``_FLUSH_SECONDS`` seconds when the
+connection is free at once, by :meth:`UserDirectory.flush_activity` (the
+directory calls it at close) and before :meth:`UserDirectory.purge_sessions`.
+Anything to be written or refused (an unknown token, an expiry, an account
+no longer eligible, a mediation refused) goes the locked way, as before. If
+the process dies, uses not yet written are lost: a session then expires
+*sooner* than it would have, never later. The times kept in memory are this
+process's: a second process serving sessions from the same database would
+see older ones (and could end a session sooner), so give it no ``reader``.
+
 Mediated access (ACC-6)
 -----------------------
 :meth:`UserDirectory.act_for` lets a signed-in user act for a practitioner
@@ -107,6 +125,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -153,6 +172,10 @@ TOTP_PERIOD_SECONDS = 30
 _TOTP_SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends
 _SALT_BYTES = 16
 _HASH_BYTES = 32
+
+#: Session activity kept in memory is written at most this often (seconds),
+#: and only when the connection is free at once (module notes).
+_FLUSH_SECONDS = 30.0
 
 _USER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
@@ -450,8 +473,16 @@ class UserDirectory:
         audit: AuditSink | None = None,
         issuer: str = "ContactPoint",
         lock: AbstractContextManager[object] | None = None,
+        reader: Callable[[], AbstractContextManager[sqlite3.Connection | None]] | None = None,
     ) -> None:
         self._db = connection
+        #: Read-only connections for :meth:`session` (module notes,
+        #: "Session activity"); ``None``: every use goes through ``lock``.
+        self._reader = reader
+        #: Session activity not yet written: token hash -> last use.
+        self._seen: dict[str, datetime] = {}
+        self._seen_lock = threading.Lock()
+        self._flushed_at = time.monotonic()
         self.settings = settings
         self.audit: AuditSink = audit if audit is not None else MemoryAuditLog()
         self.issuer = issuer
@@ -492,12 +523,16 @@ class UserDirectory:
             AuditEvent(at=now, action=action, actor=actor, code=code, rule=rule, refs=refs)
         )
 
-    def _row(self, where: str, value: str) -> _Row | None:
-        found = self._db.execute(
-            f"SELECT {_USER_COLUMNS} FROM lookup_users WHERE {where} = ?",  # noqa: S608 - fixed column names
-            (value,),
-        ).fetchone()
-        return _Row(*tuple(found)) if found is not None else None
+    def _row(self, where: str, value: str, db: sqlite3.Connection | None = None) -> _Row | None:
+        found = (
+            (db or self._db)
+            .execute(
+                f"SELECT {_USER_COLUMNS} FROM lookup_users WHERE {where} = ?",  # noqa: S608 - fixed column names
+                (value,),
+            )
+            .fetchall()
+        )
+        return _Row(*tuple(found[0])) if found else None
 
     def _require_row(self, user_id: str) -> _Row:
         row = self._row("user_id", user_id)
@@ -881,6 +916,12 @@ class UserDirectory:
         return self._use(("token_hash", _token_hash(token)), now)
 
     def _use(self, key: tuple[str, str], now: datetime) -> Session:
+        if self._reader is not None:
+            with self._reader() as db:
+                live = None if db is None else self._live_session(db, key, now)
+            if live is not None:
+                self._flush_if_idle()
+                return live
         with self._lock:
             error: Exception | None = None
             result: Session | None = None
@@ -899,14 +940,13 @@ class UserDirectory:
         if found is None:
             return SessionInvalid(), None
         token_hash, session_id, user_id, on_behalf_of, started, last_seen = tuple(found)
-        started_at, last_seen_at = (
-            datetime.fromisoformat(started),
-            datetime.fromisoformat(last_seen),
-        )
+        started_at = datetime.fromisoformat(started)
+        last_seen_at = self._last_seen(token_hash, last_seen)
         refs = (f"session:{session_id}",)
 
         def end(code: str) -> None:
             self._db.execute("DELETE FROM lookup_sessions WHERE token_hash = ?", (token_hash,))
+            self._forget(token_hash)
             self._emit(now, "session_ended", user_id, code=code, refs=refs)
 
         if now >= started_at + timedelta(hours=self.settings.session_absolute_hours):
@@ -925,6 +965,7 @@ class UserDirectory:
             "UPDATE lookup_sessions SET last_seen_at = ? WHERE token_hash = ?",
             (_iso(now), token_hash),
         )
+        self._forget(token_hash)
         acting_for = None
         if on_behalf_of is not None:
             practitioner = self._require_row(on_behalf_of).account()
@@ -947,6 +988,101 @@ class UserDirectory:
             acting_for = practitioner
         return None, self._session(session_id, row.account(), acting_for, started_at, now)
 
+    # --- session activity kept in memory (module notes) -----------------------------
+
+    def _live_session(
+        self, db: sqlite3.Connection, key: tuple[str, str], now: datetime
+    ) -> Session | None:
+        """The session, if it is live and may be used as it is, read on a
+        read-only connection and its use kept in memory; ``None`` when
+        anything is to be written or refused (unknown, expired, no longer
+        eligible, mediation refused): :meth:`_load_session` then decides
+        under the lock, exactly as before."""
+        column, value = key
+        rows = db.execute(_SESSION_BY[column], (value,)).fetchall()
+        if not rows:
+            return None
+        token_hash, session_id, user_id, on_behalf_of, started, last_seen = tuple(rows[0])
+        started_at = datetime.fromisoformat(started)
+        if now >= started_at + timedelta(hours=self.settings.session_absolute_hours):
+            return None
+        if now >= self._last_seen(token_hash, last_seen) + timedelta(
+            minutes=self.settings.session_idle_minutes
+        ):
+            return None
+        row = self._row("user_id", user_id, db)
+        if row is None:
+            return None
+        user = row.account()
+        try:
+            require_eligible(user, uk_date(now), self.settings)
+        except PolicyRefusal:
+            return None
+        acting_for = None
+        if on_behalf_of is not None:
+            practitioner_row = self._row("user_id", on_behalf_of, db)
+            if practitioner_row is None:
+                return None
+            acting_for = practitioner_row.account()
+            try:
+                self._check_mediation(user, acting_for, now)
+            except MediationRefused:
+                return None
+        with self._seen_lock:
+            self._seen[token_hash] = now
+        return self._session(session_id, user, acting_for, started_at, now)
+
+    def _last_seen(self, token_hash: str, stored: str) -> datetime:
+        """The session's last use: kept in memory if not yet written."""
+        with self._seen_lock:
+            seen = self._seen.get(token_hash)
+        return seen if seen is not None else datetime.fromisoformat(stored)
+
+    def _forget(self, token_hash: str) -> None:
+        with self._seen_lock:
+            self._seen.pop(token_hash, None)
+
+    def _write_activity(self) -> None:
+        """Write the session activity kept in memory (under the lock)."""
+        with self._seen_lock:
+            pending = dict(self._seen)
+        if pending:
+            self._db.executemany(
+                "UPDATE lookup_sessions SET last_seen_at = ? WHERE token_hash = ?",
+                [(_iso(seen), token_hash) for token_hash, seen in pending.items()],
+            )
+        with self._seen_lock:
+            for token_hash, seen in pending.items():
+                if self._seen.get(token_hash) is seen:
+                    del self._seen[token_hash]
+        self._flushed_at = time.monotonic()
+
+    def flush_activity(self) -> None:
+        """Write the session activity kept in memory now (at close, say)."""
+        if not self._seen:
+            return
+        with self._unit():
+            self._write_activity()
+
+    def _flush_if_idle(self) -> None:
+        """Every ``_FLUSH_SECONDS``, write the activity kept in memory, but
+        only if the connection is free at once: a look-up never waits for
+        the writer (a supply batch's transaction)."""
+        if time.monotonic() - self._flushed_at < _FLUSH_SECONDS:
+            return
+        acquire = getattr(self._lock, "acquire", None)
+        if acquire is None or not acquire(blocking=False):
+            return
+        try:
+            if self._db.in_transaction:  # this thread's own unit of work: not now
+                return
+            with self._unit():
+                self._write_activity()
+        except sqlite3.OperationalError:  # busy (another process): next time
+            return
+        finally:
+            getattr(self._lock, "release")()  # noqa: B009 - the acquire above
+
     def sign_out(self, token: str, *, now: datetime) -> None:
         """End the session with this token (nothing happens if there is none)."""
         if not token:
@@ -962,6 +1098,7 @@ class UserDirectory:
             self._db.execute(
                 "DELETE FROM lookup_sessions WHERE token_hash = ?", (_token_hash(token),)
             )
+            self._forget(_token_hash(token))
             self._emit(
                 now, "session_ended", user_id, code="signed_out", refs=(f"session:{session_id}",)
             )
@@ -971,6 +1108,7 @@ class UserDirectory:
         idle = _iso(now - timedelta(minutes=self.settings.session_idle_minutes))
         absolute = _iso(now - timedelta(hours=self.settings.session_absolute_hours))
         with self._unit():
+            self._write_activity()  # a session used lately is not idle
             cursor = self._db.execute(
                 "DELETE FROM lookup_sessions WHERE last_seen_at <= ? OR started_at <= ?",
                 (idle, absolute),
