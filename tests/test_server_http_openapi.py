@@ -33,6 +33,8 @@ from contactpoint_sdk.reference_server import DirectoryService, ShieldRequestInp
 from contactpoint_sdk.reference_server.app import create_app
 from contactpoint_sdk.reference_server.transport import InProcessTransport
 from contactpoint_sdk.reference_server.users import totp_code
+from contactpoint_sdk.supply.envelope import STATUS_CONTENT_TYPE, seal
+from contactpoint_sdk.supply.keys import SigningKey
 from tests.test_server_core_support import team as team_viewer
 from tests.test_server_http_support import (
     JOSE,
@@ -198,6 +200,20 @@ def _supply(client: SpecClient, source: Supplier, batch: SupplyBatch) -> dict[st
     return receipt
 
 
+def _status_request(
+    directory: DirectoryService, key: SigningKey, supplier_id: str = SUPPLIER
+) -> str:
+    """A status request sealed by ``key`` (``POST /v1/supply/status``)."""
+    payload = {"supplier_id": supplier_id, "agreement_id": "AG-1", "nonce": "n-1"}
+    return seal(
+        json.dumps(payload).encode(),
+        signing_key=key,
+        recipient=directory.directory_public_key(),
+        now=directory.clock.now(),
+        content_type=STATUS_CONTENT_TYPE,
+    )
+
+
 def _find(client: SpecClient, serial: int) -> str:
     child = pupil(serial)
     identifiers = {"upn": str(child.identifiers.upn)}
@@ -224,6 +240,10 @@ def test_every_operation_answers_as_the_spec_says(
     batch = source.batch(pupil(1, sensitive=True), pupil(2))
     first = _supply(client, source, batch)
     assert _supply(client, source, batch) == first
+    status = call(
+        "post", "/v1/supply/status", content=_status_request(directory, source.key), headers=JOSE
+    )
+    assert status.json() == {"last_sequence": batch.sequence}
     did1, did2 = _find(client, 1), _find(client, 2)
 
     # Users, over HTTP: enrolled by the control, signed in with four credentials.
@@ -524,6 +544,14 @@ def test_errors_are_problem_documents_with_their_rule(
     parts[3] = ("A" if parts[3][0] != "A" else "B") + parts[3][1:]
     tampered = call("post", "/v1/supply/batches", content=".".join(parts), headers=JOSE)
     _problem(tampered, 401, "envelope_decryption_failed", "SUP-5")
+    # A status request signed by a key no supplier registered (SUP-5).
+    stranger = _status_request(directory, SigningKey.generate())
+    _problem(
+        call("post", "/v1/supply/status", content=stranger, headers=JOSE),
+        401,
+        "envelope_unknown_key",
+        "SUP-5",
+    )
 
     # The look-up side without a session, or with one that is not live (ACC-1).
     did = _find(client, 1)

@@ -28,15 +28,23 @@ it, signed and encrypted, one way (SUP-1, SUP-5)::
    school's roster is refused whole (``ctf_roll_shrank``, SUP-8: a wrong or
    partial file would send the whole school as leavers) unless
    ``--confirm-leavers N`` gives their number.
-3. **Send** them in batches, with a progress bar on stderr; record in the
+3. **Check the roster is current**, on every run that is not a dry run,
+   even one with nothing to send: the directory says the last batch sequence
+   number it accepted from this supplier
+   (:meth:`~contactpoint_sdk.supply.client.SupplyClient.status`, a signed
+   status request; a number, no child data, SUP-1). Every number is saved in
+   the roster before it is used, so a higher one means the roster is older
+   than the directory (a backup restored): the run stops with
+   :class:`~contactpoint_sdk.supply.roster.RosterStale` (SUP-8) before the
+   diff is acted on, and later runs refuse at once until the roster is
+   rebuilt (``--rebuild-roster``, docs/ctf.md; a rebuild numbers its batches
+   above the directory's). Should a batch still be refused as out of order
+   (a number used meanwhile), the run stops the same way: refused whole,
+   nothing in it was acted on.
+4. **Send** them in batches, with a progress bar on stderr; record in the
    roster only what the directory accepted, so a rejected operation is sent
-   again next run. The first batch's sequence number shows whether the roster
-   is current: a directory that already accepted a higher number from this
-   supplier refuses it whole, and the run stops there with
-   :class:`~contactpoint_sdk.supply.roster.RosterStale` (SUP-8) before any
-   operation is acted on; later runs refuse at once until the roster is
-   rebuilt (``--rebuild-roster``, docs/ctf.md).
-4. **Summarise**: sent, accepted, rejected with the directory's code and rule,
+   again next run.
+5. **Summarise**: sent, accepted, rejected with the directory's code and rule,
    pupils not sent and why. Nothing printed names a child: pupils are named by
    their position in the file.
 
@@ -598,6 +606,37 @@ def _stale(error: ContactPointError, roster: Roster, roster_file: RosterFile) ->
     )
 
 
+def _check_current(
+    client: SupplyClient, roster: Roster, roster_file: RosterFile, *, rebuild: bool
+) -> None:
+    """Step 3 (module notes): ask the directory for the last sequence number it
+    accepted from this supplier. Above the roster's: the roster is older than
+    the directory, so mark it stale and raise. For a rebuild, number the
+    batches above the directory's instead.
+
+    :raises RosterStale: the roster is older than the directory (SUP-8).
+    :raises ContactPointError: the directory could not be asked.
+    """
+    last = client.status()
+    if rebuild:
+        if last > roster.last_sequence:
+            roster.last_sequence = last
+            roster_file.save(roster)
+        return
+    if last <= roster.last_sequence:
+        return
+    roster.mark_stale(datetime.now(UTC))
+    roster_file.save(roster)
+    raise RosterStale(
+        "the roster is older than what the directory accepted from this supplier: the "
+        f"directory's last batch is numbered {last}, above the roster's last "
+        f"({roster.last_sequence}), so leavers since then cannot be computed; nothing was "
+        "acted on and the run stopped; recover with a full-roll reconciliation "
+        "(--rebuild-roster, docs/ctf.md)",
+        directory_last=last,
+    )
+
+
 def _send(
     plan: _Plan,
     client: SupplyClient,
@@ -792,10 +831,22 @@ def run_supply(args: argparse.Namespace) -> int:
         # A fresh numbering, as a new roster's (SUP-5), and the stale mark goes
         # only once the directory accepts from this roll (below).
         roster.last_sequence = max(roster.last_sequence, int(now.timestamp()))
-    if plan.items:
-        with _Target(args, ring, plan.header.source.la) as target:
-            sequence = RosterSequence(roster_file, roster)
-            with target.client(args, ring, sequence) as client:
+    with _Target(args, ring, plan.header.source.la) as target:
+        sequence = RosterSequence(roster_file, roster)
+        with target.client(args, ring, sequence) as client:
+            try:
+                _check_current(client, roster, roster_file, rebuild=args.rebuild_roster)
+            except RosterStale as stale:
+                _report_sent(plan, outcome, out, dry_run=False, quiet=True)
+                print(
+                    f"{args.file.name}: stopped ({stale.rule}): {stale.message} [{stale.code}]",
+                    file=out,
+                )
+                return EXIT_FAILED
+            except ContactPointError as error:  # the directory could not be asked
+                outcome.stopped = error
+                outcome.unsent = len(plan.items)
+            if plan.items and outcome.stopped is None:
                 try:
                     outcome = _send(plan, client, roster, roster_file, progress=progress)
                 except RosterStale as stale:
@@ -810,7 +861,7 @@ def run_supply(args: argparse.Namespace) -> int:
         roster.stale_since = None
         roster_file.save(roster)
         print("roster rebuilt: the stale mark is cleared", file=out)
-    if outcome.accepted or (plan.unchanged and not plan.items):
+    if outcome.accepted or (plan.unchanged and not plan.items and not outcome.stopped):
         # The directory holds this file's roll, or the part of it it accepted:
         # an older file is refused from now on (SUP-8).
         roster.record_file(plan.header.source.laestab, plan.header.created_at)

@@ -17,8 +17,9 @@ answers:
 
 Routes (the whole list, with schemas, is ``docs/openapi.yaml``):
 
-- ``/v1/health``, ``/v1/keys/directory``, ``/v1/supply/batches``: as in
-  ``docs/http-api.md``;
+- ``/v1/health``, ``/v1/keys/directory``, ``/v1/supply/batches``,
+  ``/v1/supply/status`` (a supplier's last accepted sequence number, asked
+  with a sealed status request): as in ``docs/http-api.md``;
 - ``/v1/sessions...``: four-credential sign-in (ACC-1), the current session,
   sign-out, acting for a practitioner (ACC-6);
 - ``/v1/search``, ``/v1/records/...``, ``/v1/archive/...``,
@@ -136,6 +137,7 @@ __all__ = [
     "MAX_ENVELOPE_BYTES",
     "MAX_JSON_BYTES",
     "MAX_SEED_CHILDREN",
+    "MAX_STATUS_BYTES",
     "PROBLEM_TYPE_BASE",
     "REQUEST_ID_HEADER",
     "STATUS_BY_CODE",
@@ -156,6 +158,8 @@ PROBLEM_TYPE_BASE: Final = "https://contactpoint.invalid/problems/"
 #: The largest envelope accepted: room for the envelope module's 16 MiB
 #: payload limit after two layers of base64url, with headers.
 MAX_ENVELOPE_BYTES: Final = 32 * 1024 * 1024
+#: The largest status request accepted (a sealed payload of three short strings).
+MAX_STATUS_BYTES: Final = 16 * 1024
 #: The most synthetic children one ``/v1/_control/seed`` call adds.
 MAX_SEED_CHILDREN: Final = 1_000_000
 #: The largest JSON body accepted on any other route.
@@ -894,27 +898,37 @@ def _supply_routes(service: DirectoryService) -> list[BaseRoute]:
         jwks = await _call(service.directory_jwks)
         return _json(jwks, media_type=_JWKS)
 
-    async def post_batch(request: Request) -> Response:
+    async def envelope(request: Request, limit: int) -> str:
         if _media_type(request) != _JOSE:
             raise _Refused(
                 415,
                 "unsupported_media_type",
                 f"send the sealed envelope as {_JOSE} (a compact JWE)",
             )
-        body = await _read_body(request, MAX_ENVELOPE_BYTES)
+        body = await _read_body(request, limit)
         try:
-            token = body.decode("ascii").strip()
+            return body.decode("ascii").strip()
         except UnicodeDecodeError:
             raise _Refused(
                 400, "envelope_malformed", "the envelope is not a compact JWE", rule="SUP-5"
             ) from None
+
+    async def post_batch(request: Request) -> Response:
+        token = await envelope(request, MAX_ENVELOPE_BYTES)
         receipt = await _call(service.ingest, token)
         return _json(_encode(service, receipt))
+
+    async def post_status(request: Request) -> Response:
+        # SUP-1: the supplier's own last accepted sequence number, nothing more.
+        token = await envelope(request, MAX_STATUS_BYTES)
+        last = await _call(service.supply_status, token)
+        return _json({"last_sequence": last})
 
     return [
         Route("/v1/health", health, methods=["GET"]),
         Route("/v1/keys/directory", directory_keys, methods=["GET"]),
         Route("/v1/supply/batches", post_batch, methods=["POST"]),
+        Route("/v1/supply/status", post_status, methods=["POST"]),
     ]
 
 

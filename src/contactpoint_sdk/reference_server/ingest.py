@@ -61,8 +61,10 @@ import attrs
 from contactpoint_sdk.clock import Clock
 from contactpoint_sdk.errors import (
     AgreementViolation,
+    EnvelopeMalformed,
     Problem,
     SequenceOutOfOrder,
+    SignatureInvalid,
     SupplierNotAccredited,
     ValidationError,
 )
@@ -107,7 +109,11 @@ from contactpoint_sdk.reference_server.records import (
 from contactpoint_sdk.reference_server.registry import SupplierRegistry
 from contactpoint_sdk.reference_server.store import HeldOperationRow, QueueRow, Store
 from contactpoint_sdk.supply.batch import DecodedOperation, decode_batch
-from contactpoint_sdk.supply.envelope import EnvelopeOpener
+from contactpoint_sdk.supply.envelope import (
+    STATUS_CONTENT_TYPE,
+    STATUS_REQUEST_MAX_AGE,
+    EnvelopeOpener,
+)
 from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing
 
 __all__ = ["HELD_CODE", "Ingestor"]
@@ -116,6 +122,8 @@ __all__ = ["HELD_CODE", "Ingestor"]
 HELD_CODE = "held_for_review"
 
 _SAFE_FALLBACK = "the value at this path is not acceptable; see the code"
+#: The largest status request payload opened (it is three short strings).
+_MAX_STATUS_BYTES = 4096
 _HELD_MESSAGE = (
     "held for the local authority's review: the child could not be matched to one "
     "record with certainty; do not resend"
@@ -238,11 +246,68 @@ class Ingestor:
             supplier_keys=registry.signing_key,
             clock=clock,
         )
+        #: Status requests (:meth:`status`): the same keys, their media type only.
+        self.status_opener = EnvelopeOpener(
+            decryption_keys=encryption_keys,
+            supplier_keys=registry.registered_key,  # unknown: UnknownKey (401)
+            clock=clock,
+            content_types=(STATUS_CONTENT_TYPE,),
+            max_payload_bytes=_MAX_STATUS_BYTES,
+        )
         #: Identifiers for the batch's new children, drawn and checked unused
         #: in one query at the batch's start (:meth:`_new_directory_id`).
         self._fresh: list[DirectoryId] = []
 
     # --- the batch ---------------------------------------------------------
+
+    def status(self, token: str) -> tuple[int, list[AuditEvent]]:
+        """The last batch sequence number accepted from the supplier whose key
+        sealed ``token``, a status request (SUP-1: a number, no child data).
+
+        The request is a supply envelope (:data:`STATUS_CONTENT_TYPE`) holding
+        ``{"supplier_id", "agreement_id", "nonce"}``, opened and verified as a
+        batch is (``EnvelopeError`` subclasses, SUP-5) and at most
+        :data:`STATUS_REQUEST_MAX_AGE` old (``SignatureInvalid``
+        ``status_request_stale``); a key nobody registered is ``UnknownKey``.
+        Refused: a suspended supplier, or a supplier ID other than the key's
+        owner (``SupplierNotAccredited``, SUP-3); an agreement the supplier
+        does not hold (``AgreementViolation``, SUP-4); anything else in the
+        payload (``EnvelopeMalformed``)."""
+        opened = self.status_opener.open(token)
+        now = self.clock.now()
+        if opened.created_at < now - STATUS_REQUEST_MAX_AGE:
+            raise SignatureInvalid(
+                "the status request was sealed too long ago; seal a new one",
+                code="status_request_stale",
+            )
+        owner = self.registry.owner_of_key(opened.signer_kid)
+        supplier = self.registry.accredited(owner)
+        try:
+            data = json.loads(opened.payload)
+        except (ValueError, RecursionError):
+            data = None
+        if (
+            not isinstance(data, dict)
+            or set(data) != {"supplier_id", "agreement_id", "nonce"}
+            or not all(isinstance(v, str) and v for v in data.values())
+        ):
+            raise EnvelopeMalformed(
+                "a status request holds a JSON object of supplier_id, agreement_id and nonce"
+            )
+        if data["supplier_id"] != owner:
+            raise SupplierNotAccredited(
+                "the status request names a supplier other than the one whose key signed it"
+            )
+        if not any(a.agreement_id == data["agreement_id"] for a in supplier.agreements):
+            raise AgreementViolation(
+                "the status request names an agreement this supplier does not hold"
+            )
+        row = self.store.get_supplier(owner)
+        last = 0 if row is None else row.last_sequence
+        event = AuditEvent(
+            at=now, action="supply_status", actor=owner, supplier_id=owner, code=str(last)
+        )
+        return last, [event]
 
     def ingest(self, token: str) -> tuple[SupplyReceipt, list[AuditEvent]]:
         """Apply a sealed batch; returns its receipt and the audit events to

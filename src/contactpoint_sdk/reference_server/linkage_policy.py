@@ -6,10 +6,13 @@ date of birth, address, parents and school; siblings share all of that but
 the date of birth. However high their weight, these rules decide first
 (:func:`child_verdict`):
 
-1. **Adoption (SHLD-5).** A record shielded on an adoption ground
-   (``adoption_identity_link``, ``risk_to_adoption_placement``) is never a
-   candidate: never merged, never suggested. (:data:`ADOPTION_GROUND_VALUES`;
-   the matcher drops such records before scoring.)
+1. **Adoption (SHLD-5).** A record that has ever been shielded on an
+   adoption ground (``adoption_identity_link``,
+   ``risk_to_adoption_placement``) is never a candidate: never merged, never
+   suggested, even after a review lifted the shield. Its profile's
+   ``shield_ground`` names the ground for good (the store's adoption link
+   barrier, :mod:`.store`). (:data:`ADOPTION_GROUND_VALUES`; the matcher
+   drops such records before scoring.)
 2. **Twins.** Same date of birth and the same family name (exactly, or by a
    former name or a part of a double-barrelled one), but given names that
    are not the same name, a nickname of it, or its start: ``NEVER`` (two
@@ -77,8 +80,10 @@ class Verdict(enum.Enum):
 
 
 def is_adoption_shielded(p: ChildProfile) -> bool:
-    """True for a record shielded on an adoption ground (SHLD-5)."""
-    return p.shielded and p.shield_ground in ADOPTION_GROUND_VALUES
+    """True for a record behind the adoption link barrier (SHLD-5): shielded
+    on an adoption ground now or at any time before, the shield in place or
+    lifted. Never to be linked with another record."""
+    return p.shield_ground in ADOPTION_GROUND_VALUES
 
 
 def child_verdict(q: ChildProfile, c: ChildProfile, vector: Vector) -> tuple[Verdict, str]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from contactpoint_sdk.models.enums import Gender
+from contactpoint_sdk.models.enums import Gender, ShieldGround
 from contactpoint_sdk.models.record import (
     Address,
     ChildRecord,
@@ -76,6 +76,11 @@ __all__ = [
     "query_profile",
 ]
 
+# Grounds whose shield, even lifted, bars linking for good (SHLD-5).
+_ADOPTION_GROUNDS: Final = frozenset(
+    {ShieldGround.ADOPTION_IDENTITY_LINK.value, ShieldGround.RISK_TO_ADOPTION_PLACEMENT.value}
+)
+
 #: The child model's comparisons, in vector order.
 CHILD_COMPARISONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("given_name", GIVEN_LEVELS),
@@ -91,15 +96,18 @@ GIVEN_NAME, FAMILY_NAME, DATE_OF_BIRTH, ADDRESS, GENDER, PARENTS = range(6)
 #: Bumped whenever the stored profile's shape or preparation, or the blocking
 #: keys (:mod:`.linkage_blocking`), change: a stored index with another
 #: version is rebuilt when attached.
-PROFILE_VERSION: Final = "2"
+PROFILE_VERSION: Final = "3"  # 3: shield_ground keeps the adoption link barrier
 
 
 class ChildProfile(NamedTuple):
     """A child reduced to what the matcher compares (module notes).
 
     ``directory_id`` is ``""`` for a supply; ``gender`` is the wire code
-    (``"M"``, ``"F"``, ``"U"``, or ``""`` if not given); ``shield_ground`` is
-    the ground's wire value, ``""`` when not shielded.
+    (``"M"``, ``"F"``, ``"U"``, or ``""`` if not given); ``shielded`` says a
+    shield is in place; ``shield_ground`` is the wire value of its ground or,
+    for a record that has ever been shielded on an adoption ground, of that
+    ground for good (the adoption link barrier, SHLD-5: lifting the shield
+    does not clear it); ``""`` otherwise.
     """
 
     directory_id: str
@@ -200,7 +208,12 @@ def query_profile(
 def profile_from_record(
     record: ChildRecord, *, shielded: bool | None = None, shield_ground: str | None = None
 ) -> ChildProfile:
-    """The profile of a record (its shield state from the record unless given)."""
+    """The profile of a record (its shield state from the record unless given).
+
+    A lifted shield on an adoption ground still gives ``shield_ground``
+    (SHLD-5); the store's barrier also covers an adoption shield a later
+    shield replaced, so callers holding a store should give
+    ``shield_ground`` from the row (``children.shield_ground``)."""
     shield = record.shield
     ids = record.identifiers
     base = query_profile(
@@ -212,12 +225,13 @@ def profile_from_record(
         parents=record.parents,
     )
     in_place = shield is not None and shield_lifted_on(shield) is None
+    ground = ""
+    if shield is not None and (in_place or shield.ground.value in _ADOPTION_GROUNDS):
+        ground = shield.ground.value
     return base._replace(
         directory_id=str(record.directory_id),
         shielded=in_place if shielded is None else shielded,
-        shield_ground=(shield.ground.value if in_place and shield is not None else "")
-        if shield_ground is None
-        else shield_ground,
+        shield_ground=ground if shield_ground is None else shield_ground,
     )
 
 

@@ -60,8 +60,10 @@ directory, and what practitioners may ask of it:
   survivor's newest supply's, reviews the shield and handles subject access
   and correction (:meth:`Management._authority`).
 
-  Refused too: a record shielded on an adoption ground (SHLD-5: pre- and
-  post-adoption records are never linked) and a pair the rules call two
+  Refused too: a record that has ever been shielded on an adoption ground,
+  the shield in place or since lifted (SHLD-5: pre- and post-adoption
+  records are never linked; the store's adoption link barrier, which an
+  unmerge gives both records back if either has it), and a pair the rules call two
   children (twins, siblings: SUP-7). A merge resolves the possible-duplicate
   item that prompted it. Audited (``records_merged``, ``merge_requested``,
   ``merge_approved``, ``records_unmerged``) by directory identifier, request
@@ -860,6 +862,18 @@ class Management:
             named.add(str(item.directory_id))
         return named
 
+    def _require_no_adoption_barrier(self, *records: DirectoryId) -> None:
+        """Refuse (``PolicyRefusal`` SHLD-5 ``adoption_records_never_linked``)
+        if any of ``records`` has the adoption link barrier: it has been
+        shielded on an adoption ground, whether or not the shield was lifted
+        since (:mod:`.store`)."""
+        if any(self.store.adoption_barrier(str(r)) is not None for r in records):
+            raise PolicyRefusal(
+                "records shielded on an adoption ground are never linked",
+                code="adoption_records_never_linked",
+                rule="SHLD-5",
+            )
+
     def _require_evidence(
         self, survivor: DirectoryId, absorbed: DirectoryId, authorities: set[str]
     ) -> None:
@@ -973,7 +987,8 @@ class Management:
 
         Other refusals: ``RecordNotFound`` unless both records are live;
         ``NotPermitted`` (SUP-7) for anyone but those teams;
-        ``PolicyRefusal`` SHLD-5 (``adoption_records_never_linked``);
+        ``PolicyRefusal`` SHLD-5 (``adoption_records_never_linked``: either
+        record has ever been shielded on an adoption ground, lifted or not);
         ``PolicyRefusal`` SUP-7 ``same_record``, ``looks_like_twin``,
         ``looks_like_sibling``. Audited (identifiers only): ``records_merged``,
         or ``merge_requested``; a merge resolves the possible-duplicate item
@@ -987,6 +1002,7 @@ class Management:
             authorities = {la for la in (s_la, a_la) if la is not None}
             if not any(by.is_management_team_for(la) for la in authorities):
                 require_management_team(by, s_la, "SUP-7")
+            self._require_no_adoption_barrier(survivor, absorbed)
             self._require_evidence(survivor, absorbed, authorities)
             shielded = any(
                 r.shield is not None and shield_lifted_on(r.shield) is None
@@ -1091,6 +1107,7 @@ class Management:
                     code="merge_request_stale",
                     rule="SUP-7",
                 )
+            self._require_no_adoption_barrier(request.survivor, request.absorbed)
             self._require_evidence(request.survivor, request.absorbed, authorities)
             receipt, merged = merger.merge(
                 request.survivor,
@@ -1138,7 +1155,8 @@ class Management:
         for an unknown or undone merge, or when the survivor is no longer
         live; ``NotPermitted`` (SUP-7) for anyone else; ``PolicyRefusal``
         SUP-7 ``merge_undo_expired`` once the merge is older than
-        ``merge_undo_days`` (its snapshot is then deleted, RET-7). Audited
+        ``merge_undo_days`` (its snapshot is then deleted, RET-7). An
+        adoption link barrier either record has (SHLD-5) is given to both. Audited
         as ``records_unmerged``; the snapshot is deleted with the undoing."""
         merger = self._merger()
         with self.store.transaction():
@@ -1155,6 +1173,13 @@ class Management:
             receipt, events = merger.unmerge(
                 merge_id, by=by.user_id, now=self.clock.now(), today=self.clock.today()
             )
+            # SHLD-5: a barrier set while the records were one (an adoption
+            # shield on the survivor) stays with both records it is split into.
+            pair = (str(receipt.survivor), str(receipt.absorbed))
+            for mine, theirs in (pair, pair[::-1]):
+                ground = self.store.adoption_barrier(mine)
+                if ground is not None:
+                    self.store.set_adoption_barrier(theirs, ground)
         self.emit(events)
         return receipt
 

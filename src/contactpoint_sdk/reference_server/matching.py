@@ -283,7 +283,9 @@ class StrongIdentifierMatcher:
         if shielded:
             return MatchResult.uncertain("shielded_record_may_match", shielded)
         duplicates = [
-            s for s in index.live_named_born_on(date_of_birth, given, family) if not s.shielded
+            s
+            for s in index.live_named_born_on(date_of_birth, given, family)
+            if not s.shielded and s.shield_ground not in ADOPTION_GROUNDS  # SHLD-5
         ]
         if duplicates:
             return MatchResult(
@@ -401,7 +403,7 @@ class ProbabilisticMatcher:
         weigh = self.model.weight
         scored: list[ScoredCandidate] = []
         for candidate in self.source.candidates(query_keys(query)):
-            if candidate.shielded and is_adoption_shielded(candidate):
+            if is_adoption_shielded(candidate):  # shield in place or lifted (SHLD-5)
                 continue
             vector = compare_children(query, candidate)
             weight = weigh(vector)

@@ -231,6 +231,13 @@ class SupplierRegistry:
             )
         return PublicKey.from_jwk(json.loads(found[1]))
 
+    def registered_key(self, kid: str) -> PublicKey | None:
+        """The registered key ``kid`` names, or ``None``: for the status
+        request's opener, where an unknown key is an unauthenticated caller
+        (``UnknownKey``, 401), not a batch from an unaccredited supplier."""
+        found = self.store.supplier_of_key(kid)
+        return None if found is None else PublicKey.from_jwk(json.loads(found[1]))
+
     def owner_of_key(self, kid: str) -> str:
         found = self.store.supplier_of_key(kid)
         if found is None:

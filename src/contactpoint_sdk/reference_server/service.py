@@ -527,6 +527,20 @@ class DirectoryService:
         self._emit(events)
         return receipt
 
+    def supply_status(self, token: str) -> int:
+        """The last batch sequence number the directory accepted from the
+        supplier whose key sealed the status request ``token`` (``0`` before
+        any): a number, no child data (SUP-1). A supplier's roster compares
+        it with its own to find that it is older (SUP-8).
+
+        See :meth:`.ingest.Ingestor.status` for the request and its
+        refusals (SUP-3, SUP-4, SUP-5). Audited: ``supply_status``.
+        """
+        with self._refusals_audited("supply_status", "unknown-sender"):
+            last, events = self._ingestor.status(token)
+        self._emit(events)
+        return last
+
     # --- look-up users and sessions (ACC-1, ACC-6) ----------------------------------
 
     def create_user(

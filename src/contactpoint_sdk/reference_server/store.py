@@ -39,8 +39,23 @@ under the supplier's own reference and the directory's namespaced one),
 ``archived_contacts`` (RET-7), ``identifiers`` (the identifier index: kind,
 value -> directory ID, by supplier; former UPNs included), four management
 queues (``data_quality``, ``source_queries``, ``broker_requests``,
-``trawling_alerts``) and ``held_operations`` (supply held for the
-data-quality queue).
+``trawling_alerts``), ``held_operations`` (supply held for the
+data-quality queue) and ``adoption_barriers`` (below).
+
+The adoption link barrier (SHLD-5)
+----------------------------------
+Pre- and post-adoption records of a child are never linked, and a shield
+can be lifted on review. So a record that has *ever* carried a shield on an
+adoption ground (``adoption_identity_link``, ``risk_to_adoption_placement``)
+keeps a row in ``adoption_barriers`` (directory ID, ground) for good: set by
+:meth:`Store.put_child` whenever it writes a row whose shield in place has
+such a ground (a shield requested through the API, or supplied), never
+cleared when the shield is lifted or reviewed, and deleted only with the
+record (:meth:`Store.destroy`, RET-5). While a record has a barrier, its
+``children.shield_ground`` column holds the barrier's ground whatever the
+shield's state, so everything that reads the column (the matcher's
+candidate summaries, the linkage index's profiles) treats it as
+adoption-shielded: never a candidate, never merged, never suggested.
 
 Search (ACC-4)
 --------------
@@ -77,7 +92,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -288,7 +303,17 @@ class Store(CandidateIndex, Protocol):
     def child_exists(self, directory_id: str) -> bool: ...
 
     def put_child(self, row: ChildRow) -> None:
-        """Insert or replace a record row."""
+        """Insert or replace a record row. A row whose shield in place has an
+        adoption ground sets the record's adoption link barrier; a record
+        with a barrier keeps its ground in ``shield_ground`` (SHLD-5)."""
+        ...
+
+    def adoption_barrier(self, directory_id: str) -> str | None:
+        """The ground of the record's adoption link barrier (SHLD-5), if any."""
+        ...
+
+    def set_adoption_barrier(self, directory_id: str, ground: str) -> None:
+        """Give a record an adoption link barrier (kept if it has one)."""
         ...
 
     def get_contributions(self, directory_id: str) -> list[ContributionRow]: ...
@@ -342,8 +367,8 @@ class Store(CandidateIndex, Protocol):
 
     def destroy(self, directory_id: str) -> None:
         """Delete every row about a record: record, contributions,
-        involvements, archived contacts, identifiers, held operations and
-        queue items naming it."""
+        involvements, archived contacts, identifiers, adoption link barrier,
+        held operations and queue items naming it."""
         ...
 
     def purge(self) -> None:
@@ -494,7 +519,24 @@ CREATE TABLE IF NOT EXISTS held_operations (
     agreement_id TEXT NOT NULL,
     operation TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS adoption_barriers (
+    directory_id TEXT PRIMARY KEY,
+    ground TEXT NOT NULL
+) WITHOUT ROWID;
 """
+
+#: Shield grounds (wire values) that set the adoption link barrier (SHLD-5).
+ADOPTION_BARRIER_GROUNDS: Final[frozenset[str]] = frozenset(
+    {ShieldGround.ADOPTION_IDENTITY_LINK.value, ShieldGround.RISK_TO_ADOPTION_PLACEMENT.value}
+)
+# Set once: barriers for records whose adoption shield was lifted before the
+# table existed (their stored record still names the lifted shield's ground).
+_BARRIER_BACKFILLED = "adoption_barriers_backfilled"
+_BACKFILL_BARRIERS = (
+    "INSERT OR IGNORE INTO adoption_barriers (directory_id, ground) "
+    "SELECT directory_id, json_extract(record, '$.shield.ground') FROM children "
+    "WHERE json_extract(record, '$.shield.ground') IN ({})"
+)
 
 # Look-up search (ACC-4): run after the columns are known to exist.
 _SEARCH_SCHEMA = """
@@ -553,6 +595,7 @@ _DATA_TABLES = (
     "archived_contacts",
     "identifiers",
     "held_operations",
+    "adoption_barriers",
     *sorted(_QUEUES),
 )
 
@@ -673,6 +716,24 @@ class SqliteStore:
             self._add_columns()
             for statement in _statements(_SEARCH_SCHEMA):
                 self._db.execute(statement)
+            self._backfill_barriers()
+
+    def _backfill_barriers(self) -> None:
+        """Once per database: barriers for adoption shields lifted before the
+        ``adoption_barriers`` table existed (SHLD-5)."""
+        done = self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_BARRIER_BACKFILLED,))
+        if done.fetchone() is not None:
+            return
+        grounds = sorted(ADOPTION_BARRIER_GROUNDS)
+        self._db.execute(_BACKFILL_BARRIERS.format(", ".join("?" * len(grounds))), grounds)
+        self._db.execute(
+            "UPDATE children SET shield_ground = (SELECT ground FROM adoption_barriers b "
+            "WHERE b.directory_id = children.directory_id) "
+            "WHERE directory_id IN (SELECT directory_id FROM adoption_barriers)"
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_BARRIER_BACKFILLED,)
+        )
 
     def _add_columns(self) -> None:
         """Bring a database made before the search columns up to date."""
@@ -918,7 +979,41 @@ class SqliteStore:
         )
 
     def put_child(self, row: ChildRow) -> None:
-        self._run(_PUT_CHILD, _child_params(row))
+        with self._lock:
+            if row.shield_ground in ADOPTION_BARRIER_GROUNDS:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO adoption_barriers (directory_id, ground) VALUES (?, ?)",
+                    (row.directory_id, row.shield_ground),
+                )
+            else:
+                barrier = self._db.execute(
+                    "SELECT ground FROM adoption_barriers WHERE directory_id = ?",
+                    (row.directory_id,),
+                ).fetchone()
+                if barrier is not None:
+                    row = attrs.evolve(row, shield_ground=barrier[0])
+            self._db.execute(_PUT_CHILD, _child_params(row))
+
+    def adoption_barrier(self, directory_id: str) -> str | None:
+        r = self._one(
+            "SELECT ground FROM adoption_barriers WHERE directory_id = ?", (directory_id,)
+        )
+        return None if r is None else str(r["ground"])
+
+    def set_adoption_barrier(self, directory_id: str, ground: str) -> None:
+        if ground not in ADOPTION_BARRIER_GROUNDS:
+            raise ValueError("an adoption link barrier has an adoption ground")
+        with self.transaction():
+            if self.adoption_barrier(directory_id) is not None:
+                return
+            self._run(
+                "INSERT INTO adoption_barriers (directory_id, ground) VALUES (?, ?)",
+                (directory_id, ground),
+            )
+            self._run(
+                "UPDATE children SET shield_ground = ? WHERE directory_id = ?",
+                (ground, directory_id),
+            )
 
     def get_contributions(self, directory_id: str) -> list[ContributionRow]:
         return [
@@ -1142,7 +1237,13 @@ class SqliteStore:
 
     def destroy(self, directory_id: str) -> None:
         with self.transaction():
-            for table in ("children", "contributions", "involvements", "archived_contacts"):
+            for table in (
+                "children",
+                "contributions",
+                "involvements",
+                "archived_contacts",
+                "adoption_barriers",
+            ):
                 self._run(f"DELETE FROM {table} WHERE directory_id = ?", (directory_id,))  # noqa: S608
             self._run("DELETE FROM identifiers WHERE directory_id = ?", (directory_id,))
             held = [
@@ -1247,6 +1348,14 @@ class SqliteStore:
         with self.transaction(), self._lock:
             db = self._db
             db.executemany(_INSERT_CHILD, [_child_params(c) for c in children])
+            db.executemany(
+                "INSERT OR IGNORE INTO adoption_barriers (directory_id, ground) VALUES (?, ?)",
+                [
+                    (c.directory_id, c.shield_ground)
+                    for c in children
+                    if c.shield_ground in ADOPTION_BARRIER_GROUNDS
+                ],
+            )
             db.executemany(
                 _PUT_CONTRIBUTION,
                 [

@@ -19,6 +19,11 @@ Both have the same methods; one blocks, the other is awaited. Each::
   child data can come back through the SDK.
 - **Errors** are typed (:mod:`contactpoint_sdk.errors`) and carry
   the request ID and the number of attempts.
+- **Status** (:meth:`SupplyClient.status`): the last batch sequence number
+  the directory accepted from this supplier, asked with a status request
+  sealed like a batch (``POST /v1/supply/status``): a number, no child data
+  (SUP-1). A supplier whose own record of its numbers is lower has lost
+  track (a restored backup: :class:`~contactpoint_sdk.supply.roster.RosterStale`).
 - **The directory's key**: pass ``directory_key`` (pinned, preferred), or the
   client fetches it once from ``GET /v1/keys/directory`` (the first key of the
   JWKS is current) and caches it; :meth:`SupplyClient.refresh_directory_key`
@@ -33,6 +38,7 @@ Both have the same methods; one blocks, the other is awaited. Each::
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -87,7 +93,7 @@ from contactpoint_sdk.supply.batch import (
     check_operation,
     encode_batch,
 )
-from contactpoint_sdk.supply.envelope import Sealer
+from contactpoint_sdk.supply.envelope import STATUS_CONTENT_TYPE, Sealer
 from contactpoint_sdk.supply.keys import EncryptionKey, KeyRing, PublicKey, PublicKeySet, SigningKey
 from contactpoint_sdk.supply.retry import RetryPolicy
 
@@ -95,6 +101,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DIRECTORY_KEYS_PATH",
     "ENVELOPE_CONTENT_TYPE",
+    "STATUS_PATH",
     "SUPPLY_PATH",
     "AsyncSupplyClient",
     "SupplyClient",
@@ -103,6 +110,8 @@ __all__ = [
 
 #: Where batches go (``docs/http-api.md``).
 SUPPLY_PATH: Final = "/v1/supply/batches"
+#: Where a supplier asks for its last accepted sequence number.
+STATUS_PATH: Final = "/v1/supply/status"
 #: Where the directory publishes its encryption keys.
 DIRECTORY_KEYS_PATH: Final = "/v1/keys/directory"
 #: The media type of a sealed envelope (a compact JWE).
@@ -263,6 +272,46 @@ class _SupplyCore(ClientBase[H]):
         return self._request(
             "POST", SUPPLY_PATH, request_id, content=token, content_type=ENVELOPE_CONTENT_TYPE
         )
+
+    def _status_token(self, sealer: Sealer) -> bytes:
+        """A status request: this supplier and agreement and a fresh nonce,
+        sealed now (signed with the supplier's key, encrypted to the directory's)."""
+        payload = {
+            "supplier_id": self.supplier_id,
+            "agreement_id": self.agreement_id,
+            "nonce": uuid.uuid4().hex,
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        return sealer.seal(body, content_type=STATUS_CONTENT_TYPE).encode("ascii")
+
+    def _status_request(self, token: bytes, request_id: str) -> httpx.Request:
+        return self._request(
+            "POST", STATUS_PATH, request_id, content=token, content_type=ENVELOPE_CONTENT_TYPE
+        )
+
+    def _last_sequence(self, response: httpx.Response, attempts: int, request_id: str) -> int:
+        """The number in a ``200`` status answer, strictly: ``{"last_sequence": N}``
+        and nothing else (SUP-1)."""
+        if response.status_code != 200:
+            raise error_for_response(
+                response, now=self._clock.now(), attempts=attempts, request_id=request_id
+            )
+        try:
+            data = strict_json(response.content)
+        except (ValueError, RecursionError):
+            data = None
+        last = data.get("last_sequence") if isinstance(data, Mapping) and len(data) == 1 else None
+        if media_type(response) != "application/json" or not (
+            isinstance(last, int) and not isinstance(last, bool) and last >= 0
+        ):
+            raise ResponseInvalid(
+                'the directory\'s status is not {"last_sequence": N} and nothing else (SUP-1)',
+                status=response.status_code,
+                request_id=self._request_id(response, request_id),
+                attempts=attempts,
+                code="status_invalid",
+            )
+        return last
 
     def _keys_request(self, request_id: str) -> httpx.Request:
         return self._request("GET", DIRECTORY_KEYS_PATH, request_id)
@@ -489,6 +538,28 @@ class SupplyClient(_SupplyCore[httpx.Client], SyncClientBase):
                 raise self._interrupted(error, receipts, batches) from error
         return SupplyResult(tuple(receipts))
 
+    def status(self) -> int:
+        """The last batch sequence number the directory accepted from this
+        supplier (``0`` before any), asked with a status request sealed by
+        this client's key (``POST /v1/supply/status``). Retried as a batch
+        is; every retry sends the same request.
+
+        :raises ApiError: the directory refused it (401: not this supplier's
+            key; 403: another supplier's ID, or an agreement it does not hold).
+        :raises TransportFailure: no answer after every attempt.
+        :raises ResponseInvalid: the answer is not ``{"last_sequence": N}`` (SUP-1).
+        """
+        self._ensure_open()
+        token = self._status_token(self._get_sealer())
+        request_id = uuid.uuid4().hex
+        request = self._status_request(token, request_id)
+        not_sent = self._not_sent(request_id)
+
+        def attempt(n: int) -> int:
+            return self._last_sequence(self._send(request, n, not_sent), n, request_id)
+
+        return self._retry.call(attempt)
+
     def directory_key(self) -> PublicKey:
         """The directory key envelopes are sealed to (fetched if not given)."""
         return self._get_sealer().recipient
@@ -601,6 +672,19 @@ class AsyncSupplyClient(_SupplyCore[httpx.AsyncClient], AsyncClientBase):
             except ContactPointError as error:
                 raise self._interrupted(error, receipts, batches) from error
         return SupplyResult(tuple(receipts))
+
+    async def status(self) -> int:
+        """See :meth:`SupplyClient.status`."""
+        self._ensure_open()
+        token = self._status_token(await self._get_sealer())
+        request_id = uuid.uuid4().hex
+        request = self._status_request(token, request_id)
+        not_sent = self._not_sent(request_id)
+
+        async def attempt(n: int) -> int:
+            return self._last_sequence(await self._send(request, n, not_sent), n, request_id)
+
+        return await self._retry.acall(attempt)
 
     async def directory_key(self) -> PublicKey:
         """See :meth:`SupplyClient.directory_key`."""

@@ -89,6 +89,8 @@ __all__ = [
     "JWE_TYPE",
     "JWS_ALGORITHMS",
     "JWS_TYPE",
+    "STATUS_CONTENT_TYPE",
+    "STATUS_REQUEST_MAX_AGE",
     "DecryptionKeys",
     "EnvelopeOpener",
     "OpenedEnvelope",
@@ -100,6 +102,12 @@ __all__ = [
 
 #: Media type of the payload unless the sealer says otherwise.
 DEFAULT_CONTENT_TYPE: Final = "application/vnd.contactpoint.supply+json"
+#: Media type of a supplier's status request (``POST /v1/supply/status``): a
+#: JSON object ``{"supplier_id", "agreement_id", "nonce"}`` sealed like a batch.
+STATUS_CONTENT_TYPE: Final = "application/vnd.contactpoint.supply-status+json"
+#: How old a status request may be when it arrives *(policy)*: it is sealed
+#: just before it is sent, so anything older is a replay.
+STATUS_REQUEST_MAX_AGE: Final = timedelta(minutes=5)
 #: ``typ`` of the inner JWS and of the outer JWE.
 JWS_TYPE: Final = "contactpoint-supply+jws"
 JWE_TYPE: Final = "contactpoint-supply+jwe"
