@@ -28,7 +28,26 @@ same seed), each measured in its own subprocess so that each peak memory
 
 For each it prints the time and records per second including the
 generation of the records (which both pay the same) and without it, and
-the peak resident memory. The goals (issue 10): at least 10,000 records per
+the peak resident memory. The generator runs in a process of its own by
+default (``--generator process``: batches come through a pipe, pickled, at
+most a few ahead), so the peak memory is the directory's and the supplier's
+alone, as in a deployment, where the directory never runs the generator;
+"generating" is then the time spent waiting for and unpickling batches.
+``--generator inline`` runs it in the measured process, as before phase 4.
+
+``--collect-every N`` (real path) runs a full ``gc.collect()`` after every
+``N`` batches: each batch leaves reference cycles (joserfc's
+``CompactEncryption``/``Recipient``, httpx's ``Request``/``Response``)
+holding its token, payload and response, which otherwise wait, promoted to
+the oldest generation, for a rare full collection (docs/performance.md,
+phase 4).
+
+``--rss-log FILE`` appends, every ``--rss-every`` seconds (default 30), the
+measured process's records supplied so far, ``VmRSS`` and ``VmHWM``.
+``--trace-from A --trace-to B`` (real path) starts ``tracemalloc`` at ``A``
+records and, at ``B``, prints to stderr the 25 largest growths by file and
+line and by traceback (directory-side growth only with the default
+``--generator process``). The goals (issue 10): at least 10,000 records per
 second end to end, within 3 times the floor, peak memory under 512 MB at
 1,000,000 records.
 
@@ -42,14 +61,21 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
+import ctypes.util
 import gc
 import json
+import multiprocessing
+import os
+import pickle
 import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -103,6 +129,126 @@ def operations(seed: int, n: int, today: date = TODAY) -> Iterator[list[Supplied
         yield chunk
 
 
+def _produce(seed: int, n: int, sender: Any) -> None:
+    """The generator's process: each batch of :func:`operations`, pickled, down
+    the pipe ``sender``; then ``None``."""
+    for chunk in operations(seed, n):
+        sender.send_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+    sender.send_bytes(pickle.dumps(None))
+    sender.close()
+
+
+def generated(seed: int, n: int, where: str) -> Iterator[list[SuppliedChild]]:
+    """The batches of :func:`operations`, made in this process (``inline``) or
+    in a process of its own (``process``: the same batches, in the same order,
+    at most a pipe's buffer ahead)."""
+    if where == "inline":
+        yield from operations(seed, n)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process with threads
+    receiver, sender = context.Pipe(duplex=False)
+    producer = context.Process(target=_produce, args=(seed, n, sender), daemon=True)
+    producer.start()
+    sender.close()
+    try:
+        while True:
+            chunk: list[SuppliedChild] | None = pickle.loads(receiver.recv_bytes())  # noqa: S301
+            if chunk is None:
+                break
+            yield chunk
+    finally:
+        receiver.close()
+        producer.join(timeout=10)
+        if producer.is_alive():
+            producer.terminate()
+
+
+class Progress:
+    """Records supplied so far, for the memory sampler and the tracer."""
+
+    def __init__(self) -> None:
+        self.records = 0
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _sqlite_memory() -> tuple[float, float]:
+    """SQLite's own heap in this process, now and at its highest, in MB (from
+    the library the ``sqlite3`` module uses; zeros if it cannot be asked)."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        used = library.sqlite3_memory_used
+        highest = library.sqlite3_memory_highwater
+    except (OSError, AttributeError):
+        return 0.0, 0.0
+    used.restype = highest.restype = ctypes.c_int64
+    highest.argtypes = [ctypes.c_int]
+    return used() / 2**20, highest(0) / 2**20
+
+
+def sample_rss(path: Path, every: float, progress: Progress, stop: threading.Event) -> None:
+    """Append ``seconds records VmRSS VmHWM`` and SQLite's heap (now and its
+    highest), in MB, to ``path`` every ``every`` seconds until ``stop`` is set
+    (and once more then)."""
+    began = time.perf_counter()
+    while True:
+        stopped = stop.wait(every)
+        sqlite_now, sqlite_high = _sqlite_memory()
+        line = (
+            f"{time.perf_counter() - began:8.0f} s {progress.records:9d} records "
+            f"rss {_status_kb('VmRSS') / 1024:7.1f} MB hwm {_status_kb('VmHWM') / 1024:7.1f} MB "
+            f"sqlite {sqlite_now:6.1f} MB (highest {sqlite_high:6.1f})\n"
+        )
+        with path.open("a", encoding="ascii") as out:
+            out.write(line)
+        if stopped:
+            return
+
+
+class Tracer:
+    """``tracemalloc`` from ``start`` records to ``end``: the growth between."""
+
+    def __init__(self, start: int | None, end: int | None, frames: int = 12) -> None:
+        self.start, self.end, self.frames = start, end, frames
+        self.before: tracemalloc.Snapshot | None = None
+        self.done = start is None or end is None
+
+    def at(self, records: int) -> None:
+        if self.done or self.start is None or self.end is None:
+            return
+        if self.before is None and records >= self.start:
+            gc.collect()
+            tracemalloc.start(self.frames)
+            self.before = tracemalloc.take_snapshot()
+            print(f"tracemalloc: started at {records:,} records", file=sys.stderr, flush=True)
+        elif self.before is not None and records >= self.end:
+            self.done = True
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+            before, after = self.before.filter_traces(ignore), after.filter_traces(ignore)
+            out = sys.stderr
+            print(f"tracemalloc: growth from {self.start:,} to {records:,} records", file=out)
+            lines = after.compare_to(before, "lineno")
+            total = sum(d.size_diff for d in lines)
+            print(f"  total {total / 2**20:+.1f} MB in {len(lines)} lines", file=out)
+            for diff in lines[:25]:
+                print(f"  {diff}", file=out)
+            print("tracemalloc: by traceback", file=out)
+            for diff in after.compare_to(before, "traceback")[:12]:
+                print(f"  {diff.size_diff / 2**20:+.2f} MB {diff.count_diff:+d} blocks", file=out)
+                for frame in diff.traceback.format()[-2 * self.frames :]:
+                    print(f"      {frame}", file=out)
+            out.flush()
+
+
 class Clock:
     """Adds up the time spent generating, so it can be shown apart."""
 
@@ -123,8 +269,20 @@ class Clock:
 
 
 def run_real(
-    records: int, seed: int, folder: Path, profile: Path | None, *, tune_gc: bool = True
+    records: int,
+    seed: int,
+    folder: Path,
+    profile: Path | None,
+    *,
+    tune_gc: bool = True,
+    generator: str = "process",
+    progress: Progress | None = None,
+    tracer: Tracer | None = None,
+    collect_every: int = 0,
 ) -> dict[str, Any]:
+    progress = progress if progress is not None else Progress()
+    tracer = tracer if tracer is not None else Tracer(None, None)
+    source = generated(seed, records, generator)  # started before any thread is
     directory = ReferenceDirectory(path=folder / "directory.db", start=START, tune_gc=tune_gc)
     school = directory.register_supplier("bench-supplier", "Bench Supplier")
     clock = Clock()
@@ -144,11 +302,13 @@ def run_real(
 
         directory.service.ingest = profiled  # type: ignore[method-assign]
     rejections: dict[str, int] = {}
+    batches = 0
+    collecting = 0.0
     began = time.perf_counter()
     with directory.supply_client(school) as client:
         if profiler is not None:
             profiler.enable()
-        for chunk in clock.timed(operations(seed, records)):
+        for chunk in clock.timed(source):
             result = client.supply(chunk)
             ok = len(result.accepted)
             accepted += ok
@@ -156,6 +316,19 @@ def run_real(
             for outcome in result.rejected:
                 code = outcome.code or "?"
                 rejections[code] = rejections.get(code, 0) + 1
+            del result  # nothing of a batch's outcome is kept but the counts
+            batches += 1
+            if collect_every and batches % collect_every == 0:
+                # A batch leaves reference cycles holding its token, payload
+                # and response (joserfc's CompactEncryption and Recipient,
+                # httpx's Request and Response): promoted to the oldest
+                # generation while the batch runs, they wait for a full
+                # collection, which the tuned thresholds make rare.
+                began_collecting = time.perf_counter()
+                gc.collect()
+                collecting += time.perf_counter() - began_collecting
+            progress.records = accepted + rejected
+            tracer.at(progress.records)
         if profiler is not None:
             profiler.disable()
     seconds = time.perf_counter() - began
@@ -172,6 +345,7 @@ def run_real(
         "live": live,
         "seconds": seconds,
         "generating": clock.generating,
+        "collecting": collecting,
         "file_bytes": _file_bytes(folder),
     }
 
@@ -287,11 +461,12 @@ def floor_batches(
     return written
 
 
-def run_floor(records: int, seed: int, folder: Path) -> dict[str, Any]:
+def run_floor(records: int, seed: int, folder: Path, generator: str = "process") -> dict[str, Any]:
+    source = generated(seed, records, generator)
     db = open_floor(folder / "floor.db")
     clock = Clock()
     began = time.perf_counter()
-    written = floor_batches(clock.timed(operations(seed, records)), db)
+    written = floor_batches(clock.timed(source), db)
     seconds = time.perf_counter() - began
     db.close()
     return {
@@ -319,14 +494,40 @@ def _peak_mb() -> float:
 def _child(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     tuned = args.gc == "tuned"
+    progress = Progress()
+    stop = threading.Event()
+    sampler = None
+    if args.rss_log is not None:
+        sampler = threading.Thread(
+            target=sample_rss,
+            args=(Path(args.rss_log), args.rss_every, progress, stop),
+            daemon=True,
+        )
+        with Path(args.rss_log).open("a", encoding="ascii") as out:
+            out.write(f"# {args.child} pid {os.getpid()} {args.records} records\n")
+        sampler.start()
     if args.child == "real":
-        figures = run_real(args.records, args.seed, folder, args.profile, tune_gc=tuned)
+        figures = run_real(
+            args.records,
+            args.seed,
+            folder,
+            args.profile,
+            tune_gc=tuned,
+            generator=args.generator,
+            progress=progress,
+            tracer=Tracer(args.trace_from, args.trace_to),
+            collect_every=args.collect_every,
+        )
     else:
         if tuned:  # what ReferenceDirectory(tune_gc=True) does, for a fair floor
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, *gc.get_threshold()[1:])
-        figures = run_floor(args.records, args.seed, folder)
+        figures = run_floor(args.records, args.seed, folder, args.generator)
+    progress.records = figures["records"]
+    stop.set()
+    if sampler is not None:
+        sampler.join()
     figures["peak_mb"] = _peak_mb()
     used = resource.getrusage(resource.RUSAGE_SELF)
     figures["cpu_seconds"] = used.ru_utime + used.ru_stime  # every thread of the process
@@ -349,12 +550,22 @@ def _measure(part: str, args: argparse.Namespace) -> dict[str, Any]:
             folder,
             "--gc",
             args.gc,
+            "--generator",
+            args.generator,
+            "--collect-every",
+            str(args.collect_every),
         ]
+        if args.rss_log is not None:
+            command += ["--rss-log", args.rss_log, "--rss-every", str(args.rss_every)]
+        if part == "real" and args.trace_from is not None and args.trace_to is not None:
+            command += ["--trace-from", str(args.trace_from), "--trace-to", str(args.trace_to)]
         if part == "real" and args.profile is not None:
             command += ["--profile", str(args.profile)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
             raise SystemExit(f"{part} failed:\n{done.stderr}")
+        if done.stderr:
+            sys.stderr.write(done.stderr)
         figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return figures
 
@@ -382,6 +593,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the collector: tuned as ReferenceDirectory(tune_gc=True) (both paths), or as is",
     )
     parser.add_argument("--tmp", help="where the SQLite files go (default: the system's)")
+    parser.add_argument(
+        "--generator",
+        choices=("process", "inline"),
+        default="process",
+        help="run the synthetic generator in a process of its own (default) or the measured one",
+    )
+    parser.add_argument(
+        "--collect-every",
+        type=int,
+        default=0,
+        help="real path: a full gc.collect() after every N batches (default 0: never)",
+    )
+    parser.add_argument("--rss-log", help="append the measured process's memory to this file")
+    parser.add_argument("--rss-every", type=float, default=30.0, help="seconds between samples")
+    parser.add_argument("--trace-from", type=int, help="start tracemalloc at this many records")
+    parser.add_argument("--trace-to", type=int, help="print tracemalloc's growth at this many")
     parser.add_argument("--child", choices=("real", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -391,6 +618,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_machine()
     print(f"records:  {args.records:,} synthetic children (seed {args.seed}), {BATCH_SIZE} a batch")
     print(f"gc:       {args.gc}")
+    print(f"generator: {args.generator}")
+    if args.collect_every:
+        print(f"collect:  a full collection every {args.collect_every} batch(es), real path")
     parts = [args.only] if args.only else ["floor", "real"]
     figures = {part: _measure(part, args) for part in parts}
     print(
@@ -409,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     real = figures.get("real")
     if real is not None:
+        if real.get("collecting"):
+            print(f"  real   {real['collecting']:.1f} s in full collections")
         if real["rejected"]:
             # The matcher holds a supply it cannot tell apart from a record it
             # has (the synthetic population has twins and look-alikes): a

@@ -68,6 +68,23 @@ def test_floor_and_real_path_store_the_same_children(tmp_path: Path) -> None:
     assert set(map(tuple, real_rows)) <= {_key(op) for op in supplied}
 
 
+def test_the_generator_in_a_process_of_its_own_gives_the_same_batches() -> None:
+    """``--generator process`` (the default since phase 4) must supply exactly
+    the records the in-process generator makes, batch for batch."""
+    n = e2e.BATCH_SIZE + 37
+    inline = list(e2e.generated(5, n, "inline"))
+    apart = list(e2e.generated(5, n, "process"))
+    assert [len(chunk) for chunk in apart] == [e2e.BATCH_SIZE, 37]
+    assert apart == inline == list(e2e.operations(5, n))
+
+
+def test_the_real_path_with_a_full_collection_a_batch(tmp_path: Path) -> None:
+    figures = e2e.run_real(60, 13, tmp_path, profile=None, generator="inline", collect_every=1)
+    assert figures["records"] == 60
+    assert figures["accepted"] == figures["live"]
+    assert figures["collecting"] > 0
+
+
 def _peak_bytes(n: int) -> int:
     tracemalloc.start()
     try:

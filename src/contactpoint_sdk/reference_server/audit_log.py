@@ -575,7 +575,10 @@ class MerkleAuditLog:
         crash of the process, may lose the last appends on a power cut).
 
     Opening an existing log reloads the tree from the stored leaf hashes
-    (O(n)); it trusts them, as a server must to start quickly. Entries
+    (O(n) time); it trusts them, as a server must to start quickly. Only the
+    tree's upper levels stay in memory (250 KB a million entries, see
+    :class:`~.merkle.MerkleTree`); a proof reads the leaf hashes it needs
+    below them back from the file. Entries
     appended through another connection to the same file are picked up
     before each read and each append.
     :meth:`verify` trusts nothing stored.
@@ -604,7 +607,9 @@ class MerkleAuditLog:
             if os.fspath(database) != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-        self._tree = MerkleTree()
+        # Only the upper levels of the tree stay in memory; proofs read the
+        # leaf hashes they need below those back from the file (merkle.py).
+        self._tree = MerkleTree(leaves=self._stored_leaf_hashes)
         try:
             self._log_id = self._initialise()
         except BaseException:
@@ -658,6 +663,22 @@ class MerkleAuditLog:
             if not isinstance(value, bytes) or len(value) != HASH_SIZE:
                 raise _damaged(f"entry {idx} has no valid leaf hash")
             tree.append_hash(value)
+
+    def _stored_leaf_hashes(self, start: int, end: int) -> bytes:
+        """The stored leaf hashes of entries ``start`` to ``end - 1``, joined
+        (for the tree's nodes it no longer keeps in memory; under the lock)."""
+        rows = self._db.execute(
+            "SELECT idx, leaf_hash FROM audit_log_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, end),
+        ).fetchall()
+        for offset, (idx, value) in enumerate(rows):
+            if idx != start + offset:
+                raise _damaged(f"entry {start + offset} is missing")
+            if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+                raise _damaged(f"entry {idx} has no valid leaf hash")
+        if len(rows) != end - start:
+            raise _damaged(f"entry {start + len(rows)} is missing")
+        return b"".join(value for _, value in rows)
 
     # --- writing ---------------------------------------------------------------------
 

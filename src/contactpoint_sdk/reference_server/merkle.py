@@ -33,12 +33,23 @@ aligned subtree of ``2**k`` leaves, packed 32 bytes apiece into one
   — O(log n) proof elements, each a stored node or a right-edge hash of
   O(log n): O(log² n) hashes at worst, in practice a few dozen;
 - memory — about ``2n`` hashes: 64 MB for a million leaves.
+
+Given ``leaves`` (a function reading stored leaf hashes back, as
+:class:`~.audit_log.MerkleAuditLog` does from its SQLite file), the tree keeps
+in memory only the levels from ``resident_level`` (default 8) up, and the
+lower levels of the one incomplete block of ``2**resident_level`` leaves at the
+right edge: about ``2n / 2**resident_level`` hashes (250 KB for a million
+leaves) plus at most ``2 * 2**resident_level``. Appends and :meth:`root` of the
+whole tree never read; a proof or an older root that needs a node below that
+level inside a completed block reads that node's leaves (at most
+``2**(resident_level - 1)``) and hashes them: a few hundred hashes a proof at
+worst (about 0.4 ms against 20 us with every level in memory).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 __all__ = [
@@ -83,23 +94,51 @@ def _is_hash(value: object) -> bool:
 class MerkleTree:
     """An append-only Merkle tree over leaf hashes, with proofs for any size.
 
+    :param leaf_hashes: the leaves to start with.
+    :param leaves: optional; ``leaves(start, end)`` returns the hashes of
+        leaves ``start`` to ``end - 1``, concatenated (``32 * (end - start)``
+        bytes), read from wherever they are kept. With it, the nodes below
+        ``resident_level`` are kept only for the block of ``2**resident_level``
+        leaves still being filled (see the module notes); without it, every
+        node is kept.
+    :param resident_level: the lowest level kept whole when ``leaves`` is given.
+
     Not thread safe on its own: :class:`~.audit_log.MerkleAuditLog` guards it.
     """
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_base", "_leaves", "_levels", "_resident", "_size")
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+    def __init__(
+        self,
+        leaf_hashes: Iterable[bytes] = (),
+        *,
+        leaves: Callable[[int, int], bytes] | None = None,
+        resident_level: int = 8,
+    ) -> None:
+        if resident_level < 1:
+            raise ValueError("resident_level must be at least 1")
         self._levels: list[bytearray] = [bytearray()]
+        self._size = 0
+        #: Leaves before this many (a multiple of 2**resident_level) have no
+        #: nodes below the resident level in memory.
+        self._base = 0
+        self._leaves = leaves
+        self._resident = resident_level if leaves is not None else 0
         for value in leaf_hashes:
             self.append_hash(value)
 
     def __len__(self) -> int:
-        return len(self._levels[0]) // HASH_SIZE
+        return self._size
 
     @property
     def size(self) -> int:
         """The number of leaves."""
-        return len(self)
+        return self._size
+
+    @property
+    def resident_bytes(self) -> int:
+        """The bytes of hashes the tree holds in memory."""
+        return sum(len(level) for level in self._levels)
 
     def append(self, data: bytes) -> int:
         """Append a leaf by its data; returns its index."""
@@ -114,28 +153,56 @@ class MerkleTree:
         if not _is_hash(value):
             raise ValueError(f"a leaf hash must be {HASH_SIZE} bytes")
         levels = self._levels
-        index = len(levels[0]) // HASH_SIZE
+        index = self._size
         levels[0] += value
+        self._size = index + 1
         position, level, right = index, 0, value
+        resident, base = self._resident, self._base
         while position & 1:
-            start = (position - 1) * HASH_SIZE
+            start = ((position - 1) - (base >> level if level < resident else 0)) * HASH_SIZE
             right = node_hash(bytes(levels[level][start : start + HASH_SIZE]), right)
             level += 1
             position >>= 1
             if len(levels) == level:
                 levels.append(bytearray())
             levels[level] += right
+        if resident and level >= resident:
+            # A block of 2**resident leaves is complete (its node is stored at
+            # the resident level): drop the levels below, readable from leaves.
+            self._base = self._size
+            for lower in range(resident):
+                levels[lower].clear()
         return index
 
     def leaf_hash(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"no leaf {index} in a tree of {len(self)}")
+        if not 0 <= index < self._size:
+            raise IndexError(f"no leaf {index} in a tree of {self._size}")
         return self._node(0, index)
 
     def _node(self, level: int, position: int) -> bytes:
+        """The stored node ``position`` of ``level`` (a complete subtree)."""
+        if level < self._resident:
+            first = self._base >> level
+            if position < first:
+                return self._read_node(level, position)
+            position -= first
         start = position * HASH_SIZE
         return bytes(self._levels[level][start : start + HASH_SIZE])
+
+    def _read_node(self, level: int, position: int) -> bytes:
+        """A node below the resident level, from its leaves as read back."""
+        if self._leaves is None:  # never: nodes are dropped only when they can be read
+            raise ValueError("this tree cannot read leaves back")
+        count = 1 << level
+        start = position << level
+        data = self._leaves(start, start + count)
+        if len(data) != count * HASH_SIZE:
+            raise ValueError(f"leaves {start}..{start + count - 1} could not be read back")
+        nodes = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+        while len(nodes) > 1:
+            nodes = [node_hash(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
+        return bytes(nodes[0])
 
     def _hash(self, start: int, end: int) -> bytes:
         """``MTH(D[start:end])`` for ``0 <= start < end <= len(self)``."""
@@ -148,9 +215,9 @@ class MerkleTree:
 
     def _check_size(self, size: int | None) -> int:
         if size is None:
-            return len(self)
-        if not 0 <= size <= len(self):
-            raise ValueError(f"tree size {size} is outside 0..{len(self)}")
+            return self._size
+        if not 0 <= size <= self._size:
+            raise ValueError(f"tree size {size} is outside 0..{self._size}")
         return size
 
     def root(self, size: int | None = None) -> bytes:
