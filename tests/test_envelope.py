@@ -7,6 +7,7 @@ Every refusal has its own error type and code; no other exception escapes
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import random
 from collections.abc import Callable
@@ -280,6 +281,18 @@ def test_sup_5_sealer_and_opener_on_clocks() -> None:
     opened = opener.open(token)
     assert opened.payload == PAYLOAD
     assert opened.created_at == NOW
+
+
+def test_opening_leaves_no_reference_cycle_holding_the_plaintext() -> None:
+    """A cycle is freed only by the full collector, so each batch's token and
+    plaintext would outlive it by many batches (issue 10: peak memory)."""
+    opener = EnvelopeOpener(
+        decryption_keys=DIRECTORY_KEYS, supplier_keys=SUPPLIERS, clock=MovableClock(NOW)
+    )
+    token = sealed()
+    gc.collect()
+    opener.open(token)
+    assert gc.collect() == 0
 
 
 def test_sup_5_supplier_keys_as_lookup_callable() -> None:

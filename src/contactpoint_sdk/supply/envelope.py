@@ -573,9 +573,14 @@ def _decrypt(token: bytes, key: OKPKey, registry: JWERegistry) -> bytes:
         raise EnvelopeDecryptionFailed(
             "the envelope does not decrypt with the directory key"
         ) from None
-    if result.plaintext is None:  # pragma: no cover - joserfc always sets it
+    plaintext = result.plaintext
+    # joserfc's result and its recipient refer to each other: a cycle only the
+    # full collector frees, holding the batch's token and plaintext for many
+    # batches (issue 10: the directory's peak memory). Break it here.
+    result.recipient = None
+    if plaintext is None:  # pragma: no cover - joserfc always sets it
         raise EnvelopeDecryptionFailed("the envelope does not decrypt with the directory key")
-    return result.plaintext
+    return plaintext
 
 
 def _verify(signed: bytes, key: OKPKey, registry: JWSRegistry) -> bytes:
