@@ -92,6 +92,7 @@ from contactpoint_sdk.models.codec import json_bytes
 from contactpoint_sdk.models.operations import SuppliedChild, SupplyBatch
 from contactpoint_sdk.reference_server import ReferenceDirectory
 from contactpoint_sdk.reference_server.matching import name_key
+from contactpoint_sdk.reference_server.store import CHILDREN_TABLE
 from contactpoint_sdk.supply.batch import DecodedBatch, decode_batch, encode_batch
 from contactpoint_sdk.supply.envelope import EnvelopeOpener, seal
 from contactpoint_sdk.supply.keys import EncryptionKey, PublicKeySet, SigningKey
@@ -352,29 +353,8 @@ def run_real(
 
 # --- the floor -----------------------------------------------------------------------
 
-FLOOR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS children (
-    directory_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    local_authority TEXT,
-    date_of_birth TEXT NOT NULL,
-    given_key TEXT NOT NULL,
-    family_key TEXT NOT NULL,
-    shielded INTEGER NOT NULL,
-    shield_ground TEXT,
-    archive_due_on TEXT,
-    contact_due_on TEXT,
-    gp_until TEXT,
-    education_until TEXT,
-    archived_on TEXT,
-    destroy_due_on TEXT,
-    record TEXT NOT NULL,
-    directory_state TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    postcode TEXT,
-    gender TEXT
-)
-"""
+#: The store's own children table, so the floor writes the real row shape.
+FLOOR_SCHEMA = CHILDREN_TABLE
 FLOOR_INSERT = (
     "INSERT INTO children VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )

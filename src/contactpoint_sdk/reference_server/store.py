@@ -423,7 +423,35 @@ class Store(CandidateIndex, Protocol):
         ...
 
 
-_SCHEMA = """
+#: The children table's definition: one row a record, with the columns the
+#: jobs and the search read (also the shape ``bench/bench_e2e_supply.py``'s
+#: floor writes, so the floor cannot drift from the real table).
+CHILDREN_TABLE = """
+CREATE TABLE IF NOT EXISTS children (
+    directory_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    local_authority TEXT,
+    date_of_birth TEXT NOT NULL,
+    given_key TEXT NOT NULL,
+    family_key TEXT NOT NULL,
+    shielded INTEGER NOT NULL,
+    shield_ground TEXT,
+    archive_due_on TEXT,
+    contact_due_on TEXT,
+    gp_until TEXT,
+    education_until TEXT,
+    archived_on TEXT,
+    destroy_due_on TEXT,
+    record TEXT NOT NULL,
+    directory_state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    postcode TEXT,
+    gender TEXT
+)
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suppliers (
     supplier_id TEXT PRIMARY KEY,
@@ -449,27 +477,9 @@ CREATE TABLE IF NOT EXISTS batches (
     receipt TEXT NOT NULL,
     PRIMARY KEY (supplier_id, batch_id)
 );
-CREATE TABLE IF NOT EXISTS children (
-    directory_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    local_authority TEXT,
-    date_of_birth TEXT NOT NULL,
-    given_key TEXT NOT NULL,
-    family_key TEXT NOT NULL,
-    shielded INTEGER NOT NULL,
-    shield_ground TEXT,
-    archive_due_on TEXT,
-    contact_due_on TEXT,
-    gp_until TEXT,
-    education_until TEXT,
-    archived_on TEXT,
-    destroy_due_on TEXT,
-    record TEXT NOT NULL,
-    directory_state TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    postcode TEXT,
-    gender TEXT
-);
+"""
+    + CHILDREN_TABLE
+    + """;
 CREATE INDEX IF NOT EXISTS children_archive ON children (state, archive_due_on);
 CREATE INDEX IF NOT EXISTS children_destroy ON children (state, destroy_due_on);
 CREATE INDEX IF NOT EXISTS children_contact ON children (contact_due_on)
@@ -524,6 +534,7 @@ CREATE TABLE IF NOT EXISTS adoption_barriers (
     ground TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+)
 
 #: Shield grounds (wire values) that set the adoption link barrier (SHLD-5).
 ADOPTION_BARRIER_GROUNDS: Final[frozenset[str]] = frozenset(
