@@ -36,6 +36,12 @@ Routes (the whole list, with schemas, is ``docs/openapi.yaml``):
   the supplier registry, look-up users). Off with ``controls=False``. Never
   faulted.
 
+A look-up process (``create_app(service, lookups_only=True)``, issue 10:
+``ReferenceDirectory.open_for_lookups``) serves ``/v1/health``, the session
+routes, ``/v1/search``, ``/v1/records/{id}/open`` and
+``/v1/archive/{id}/open``; every other route answers 409 ``lookups_only``
+(supply, management and the controls go to the process that supplies).
+
 A sign-in failure is one answer whatever was wrong (401 ``sign_in_failed``):
 the precise reason (``SignInFailed.audit_code``) goes to the audit log only
 and never into a response.
@@ -134,6 +140,8 @@ if TYPE_CHECKING:
     from contactpoint_sdk.reference_server.service import DirectoryService
 
 __all__ = [
+    "LOOKUPS_ONLY",
+    "LOOKUP_PATHS",
     "MAX_ENVELOPE_BYTES",
     "MAX_JSON_BYTES",
     "MAX_SEED_CHILDREN",
@@ -209,9 +217,28 @@ STATUS_BY_ERROR: Final[tuple[tuple[type[ContactPointError], int], ...]] = (
     (ContactPointError, 400),
 )
 
+#: The code of a route a look-up process does not serve (``lookups_only``).
+LOOKUPS_ONLY: Final = "lookups_only"
+
+#: The routes a look-up process serves (``create_app(lookups_only=True)``).
+LOOKUP_PATHS: Final = frozenset(
+    {
+        "/v1/health",
+        "/v1/sessions",
+        "/v1/sessions/current",
+        "/v1/sessions/current/act-for",
+        "/v1/search",
+        "/v1/records/{directory_id}/open",
+        "/v1/archive/{directory_id}/open",
+    }
+)
+
 #: Codes whose status is not their type's.
 STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "supplier_key_taken": 409,  # SUP-5: a key belongs to one supplier
+    # issue 10: the other process of a directory is the one to ask
+    LOOKUPS_ONLY: 409,
+    "sessions_served_elsewhere": 409,
 }
 
 
@@ -1400,8 +1427,31 @@ def _control_routes(service: DirectoryService, faults: FaultInjector) -> list[Ba
     ]
 
 
+def _lookups_only(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """``routes`` with every one not in :data:`LOOKUP_PATHS` refused."""
+
+    async def elsewhere(request: Request) -> Response:
+        raise _Refused(
+            409,
+            LOOKUPS_ONLY,
+            "this process serves look-ups only: supply, management and the controls"
+            " go to the process that supplies to the directory",
+        )
+
+    return [
+        Route(route.path, elsewhere, methods=sorted(route.methods or ()))
+        if isinstance(route, Route) and route.path not in LOOKUP_PATHS
+        else route
+        for route in routes
+    ]
+
+
 def create_app(
-    service: DirectoryService, *, faults: FaultInjector | None = None, controls: bool = True
+    service: DirectoryService,
+    *,
+    faults: FaultInjector | None = None,
+    controls: bool = True,
+    lookups_only: bool = False,
 ) -> Starlette:
     """The directory's HTTP app over ``service``.
 
@@ -1410,6 +1460,9 @@ def create_app(
     :param controls: serve the ``/v1/_control/`` routes (reset, clock, faults,
         jobs, seed, suppliers, users). The reference directory always does; pass
         ``False`` to exercise a client against the bare API.
+    :param lookups_only: a look-up process's app (module notes): only
+        :data:`LOOKUP_PATHS` are served, every other route answers 409
+        ``lookups_only``.
     """
     injector = faults if faults is not None else FaultInjector()
     routes = (
@@ -1420,6 +1473,8 @@ def create_app(
     )
     if controls:
         routes += _control_routes(service, injector)
+    if lookups_only:
+        routes = _lookups_only(routes)
     app = _DirectoryApp(
         faults=injector,
         routes=routes,

@@ -255,6 +255,7 @@ class DirectoryService:
         audit: AuditSink | None = None,
         users: UserDirectory | None = None,
         audit_signing_key: SigningKey | None = None,
+        alerts_behind: bool = False,
     ) -> None:
         if encryption_keys.key_type is not EncryptionKey or not len(encryption_keys):
             raise ConfigurationError("the directory needs a ring of X25519 encryption keys")
@@ -320,6 +321,10 @@ class DirectoryService:
         self._waiting_alerts: list[QueueRow] = []
         self._alerts_lock = threading.Lock()
         self._alert_writer: threading.Thread | None = None
+        #: Every trawling alert's row goes to the alert thread, never written
+        #: on the look-up's path (a look-up process: its writer is shared
+        #: with another process's supply batches, which it cannot see).
+        self._alerts_behind = alerts_behind
 
     def _new_guard(self) -> TrawlingGuard:
         return TrawlingGuard(self.settings, clock=self.clock, on_alert=self._on_alert)
@@ -823,15 +828,18 @@ class DirectoryService:
         """Put an alert in the management team's queue without waiting for
         the writer: at once if the store is free (or this thread holds it),
         else (a supply batch's transaction holds it) on a thread of its own,
-        in the order raised. The alert is audited at once either way, and
-        :meth:`trawling_alerts` and :meth:`close` write what waits first."""
+        in the order raised; always on that thread with ``alerts_behind``
+        (a look-up process, whose file's writer another process's supply
+        holds for a whole batch, unseen by this process's lock). The alert
+        is audited at once either way, and :meth:`trawling_alerts` and
+        :meth:`close` write what waits first."""
         lock = self.store.lock if isinstance(self.store, SqliteStore) else None
         if lock is None:
             self.store.put_queue_item("trawling_alerts", row)
             return
         with self._alerts_lock:
             self._waiting_alerts.append(row)
-            if lock.acquire(blocking=False):
+            if not self._alerts_behind and lock.acquire(blocking=False):
                 pass  # written below, with any still waiting, in order
             else:
                 if self._alert_writer is None:

@@ -90,6 +90,28 @@ the process dies, uses not yet written are lost: a session then expires
 process's: a second process serving sessions from the same database would
 see older ones (and could end a session sooner), so give it no ``reader``.
 
+Sessions served by one process of several
+-----------------------------------------
+Two processes may share the database (issue 10: supply applied by one, look-ups
+served by another; ``ReferenceDirectory.open_for_lookups``). Then exactly one
+of them serves sessions, the one holding the database's **sessions claim**
+(:class:`FileClaim` on :func:`sessions_claim_path`, an exclusive lock the
+operating system drops when the process dies). Given the claim
+(``claim=``), a user directory keeps session activity in memory as above and,
+given ``write_behind`` (seconds; the look-up process gives ``_FLUSH_SECONDS``),
+writes it on a thread of its own at that interval (waiting for the other
+process's writer there, never on a look-up's path). One process serving the
+sessions also keeps the anti-trawling counters (ACC-4, in memory) whole.
+Any other user directory on the same database file, while the claim is held
+elsewhere, refuses to sign in or to serve a session
+(:class:`~contactpoint_sdk.errors.ConfigurationError`, code
+``sessions_served_elsewhere``: it would read times the claimant has not yet
+written, and could end a session sooner), and :meth:`~UserDirectory.purge_sessions`
+there deletes only sessions past their absolute expiry (``started_at`` is
+never written behind). Every change begins with ``BEGIN IMMEDIATE`` when no
+transaction is open: a change that read first and then wrote would fail at
+once (``SQLITE_BUSY``, no waiting) had the other process committed meanwhile.
+
 Mediated access (ACC-6)
 -----------------------
 :meth:`UserDirectory.act_for` lets a signed-in user act for a practitioner
@@ -121,14 +143,19 @@ import base64
 import hashlib
 import hmac
 import itertools
+import os
 import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import attrs
 from cryptography.hazmat.primitives.hashes import SHA1
@@ -136,6 +163,7 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from contactpoint_sdk.clock import uk_date
 from contactpoint_sdk.errors import (
+    ConfigurationError,
     MediationRefused,
     NotEligible,
     PolicyRefusal,
@@ -157,10 +185,12 @@ __all__ = [
     "TOTP_PERIOD_SECONDS",
     "AccountStatus",
     "Enrolment",
+    "FileClaim",
     "Session",
     "UserDirectory",
     "hash_secret",
     "needs_rehash",
+    "sessions_claim_path",
     "totp_code",
     "totp_step",
     "verify_secret",
@@ -313,6 +343,125 @@ def _match_totp(secret: bytes, token: str, now: datetime, drift: int) -> int | N
     return found
 
 
+# --- one process serves sessions (module notes) ------------------------------------
+
+#: The code of the refusal to serve sessions another process serves.
+SESSIONS_SERVED_ELSEWHERE = "sessions_served_elsewhere"
+
+if sys.platform == "win32":  # pragma: no cover - POSIX is tested
+    import msvcrt
+
+    def _lock(fd: int, *, exclusive: bool) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int, *, exclusive: bool) -> None:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def sessions_claim_path(database: str | os.PathLike[str]) -> Path:
+    """The sessions claim of the directory database ``database``: beside it,
+    ``.sessions.lock`` for the suffix (``directory.db`` ->
+    ``directory.sessions.lock``)."""
+    file = Path(database)
+    return file.with_name(f"{file.stem if file.suffix else file.name}.sessions.lock")
+
+
+class FileClaim:
+    """An exclusive claim on a file, across processes and within one: an
+    advisory lock (``flock``; ``msvcrt.locking`` on Windows) held on the
+    file from :meth:`take` to :meth:`release`, which the operating system
+    drops when the holder's process ends, however it ends (a stale claim
+    never blocks a restart). The file itself holds nothing and is left in
+    place. A file of its own, never a SQLite database: closing another
+    descriptor of a database file would drop SQLite's own locks on it.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, path: str | os.PathLike[str], *, what: str = "this file") -> FileClaim:
+        """Claim ``path`` (created if missing).
+
+        :raises ConfigurationError: code ``claim_held``: another holder has
+            it (another process, or another claim in this one); ``what``
+            names the claim in the message.
+        """
+        file = Path(path)
+        try:
+            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise ConfigurationError(f"cannot claim {what}: {error.strerror}") from None
+        try:
+            _lock(fd, exclusive=True)
+        except OSError:
+            os.close(fd)
+            raise ConfigurationError(
+                f"{what} is claimed by another process (or another claim in this one)",
+                code="claim_held",
+            ) from None
+        return cls(file, fd)
+
+    @staticmethod
+    def held_elsewhere(path: str | os.PathLike[str]) -> bool:
+        """Whether someone holds a claim on ``path`` now (never waits)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False  # no such file: never claimed
+        try:
+            _lock(fd, exclusive=False)
+        except OSError:
+            return True
+        else:
+            _unlock(fd)
+            return False
+        finally:
+            os.close(fd)
+
+    @property
+    def held(self) -> bool:
+        """Whether this claim is still held."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Give the claim up (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with suppress(OSError):
+                _unlock(fd)
+            os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _database_file(connection: sqlite3.Connection) -> str | None:
+    """The file of the connection's main database; ``None`` in memory."""
+    for _, name, file in connection.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return str(file) or None
+    return None  # pragma: no cover - SQLite always lists main
+
+
 # --- values -----------------------------------------------------------------------
 
 
@@ -463,6 +612,14 @@ class UserDirectory:
     :attr:`audit`); ``issuer`` names the directory in authenticator apps;
     ``lock`` guards the connection and must be re-entrant (pass the store's
     ``threading.RLock`` when the connection is shared).
+
+    Another process may share the database file (module notes, "Sessions
+    served by one process of several"): ``claim`` is this database's
+    sessions claim (:func:`sessions_claim_path`), held by this process, which
+    then serves the sessions; ``write_behind`` (seconds) writes the session
+    activity kept in memory on a thread of its own at that interval, never
+    on a look-up's path (stop it with :meth:`close`). Without ``claim``, this
+    directory refuses sessions while another holds the claim.
     """
 
     def __init__(
@@ -474,8 +631,19 @@ class UserDirectory:
         issuer: str = "ContactPoint",
         lock: AbstractContextManager[object] | None = None,
         reader: Callable[[], AbstractContextManager[sqlite3.Connection | None]] | None = None,
+        claim: FileClaim | None = None,
+        write_behind: float | None = None,
     ) -> None:
         self._db = connection
+        file = _database_file(connection)
+        if claim is not None and (
+            file is None or claim.path.resolve() != sessions_claim_path(file).resolve()
+        ):
+            raise ConfigurationError("the sessions claim given is not this database's")
+        #: Held: this process serves the sessions. Else the claim file to
+        #: check: another process may serve them.
+        self._claim = claim
+        self._claim_file = None if claim is not None or file is None else sessions_claim_path(file)
         #: Read-only connections for :meth:`session` (module notes,
         #: "Session activity"); ``None``: every use goes through ``lock``.
         self._reader = reader
@@ -492,13 +660,36 @@ class UserDirectory:
         with self._unit():
             for statement in _SCHEMA:
                 self._db.execute(statement)
+        self._write_behind_stop = threading.Event()
+        self._write_behind_thread: threading.Thread | None = None
+        if write_behind is not None:
+            if write_behind <= 0:
+                raise ValueError("write_behind must be a positive number of seconds")
+            self._write_behind_thread = threading.Thread(
+                target=self._write_behind,
+                args=(write_behind,),
+                name="contactpoint-session-activity",
+                daemon=True,
+            )
+            self._write_behind_thread.start()
 
     # --- plumbing ----------------------------------------------------------------
 
     @contextmanager
     def _unit(self) -> Iterator[None]:
-        """One atomic change: a SAVEPOINT (inside or outside a transaction)."""
+        """One atomic change: a SAVEPOINT inside the caller's transaction, or
+        a transaction of its own begun ``IMMEDIATE`` (module notes: another
+        process may write between a read and a write)."""
         with self._lock:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+                return
             name = f"lookup_users_{next(self._savepoints)}"
             self._db.execute(f"SAVEPOINT {name}")
             try:
@@ -508,6 +699,18 @@ class UserDirectory:
                 self._db.execute(f"RELEASE {name}")
                 raise
             self._db.execute(f"RELEASE {name}")
+
+    def _served_elsewhere(self) -> bool:
+        """Whether another process holds this database's sessions claim."""
+        return self._claim_file is not None and FileClaim.held_elsewhere(self._claim_file)
+
+    def _refuse_if_served_elsewhere(self) -> None:
+        if self._served_elsewhere():
+            raise ConfigurationError(
+                "this directory's sessions are served by another process (its look-up"
+                " process): sign in and look up there",
+                code=SESSIONS_SERVED_ELSEWHERE,
+            )
 
     def _emit(
         self,
@@ -755,8 +958,10 @@ class UserDirectory:
         account locked: one code and message, the reason in ``audit_code``)
         or :class:`NotEligible` (right credentials, but the account may not
         sign in today: the reason is told). Module notes: the order of
-        checks and the lock-out.
+        checks and the lock-out. ``ConfigurationError``
+        (``sessions_served_elsewhere``) if another process serves the sessions.
         """
+        self._refuse_if_served_elsewhere()
         with self._lock:
             failure: SignInFailed | None = None
             refusal: NotEligible | None = None
@@ -909,10 +1114,13 @@ class UserDirectory:
         :class:`SessionExpired` (idle or absolute expiry; the session ends),
         :class:`NotEligible` (the account may no longer sign in; the session
         ends) or :class:`MediationRefused` (the practitioner acted for is no
-        longer eligible; the mediation ends, the session stays).
+        longer eligible; the mediation ends, the session stays);
+        ``ConfigurationError`` (``sessions_served_elsewhere``) if another
+        process serves the sessions.
         """
         if not token:
             raise SessionInvalid()
+        self._refuse_if_served_elsewhere()
         return self._use(("token_hash", _token_hash(token)), now)
 
     def _use(self, key: tuple[str, str], now: datetime) -> Session:
@@ -1064,11 +1272,36 @@ class UserDirectory:
         with self._unit():
             self._write_activity()
 
+    def close(self) -> None:
+        """Stop writing behind (if a thread does) and write the activity kept
+        in memory. The connection stays open: it is the caller's."""
+        self._write_behind_stop.set()
+        thread, self._write_behind_thread = self._write_behind_thread, None
+        if thread is not None:
+            thread.join()
+        self.flush_activity()
+
+    def _write_behind(self, every: float) -> None:
+        """The write-behind thread: the activity kept in memory, every
+        ``every`` seconds, waiting for the writer here (never on a look-up's
+        path) and trying again next time if it stays busy."""
+        while not self._write_behind_stop.wait(every):
+            try:
+                self.flush_activity()
+            except sqlite3.ProgrammingError:  # the connection is closed: done
+                return
+            except sqlite3.Error:  # busy beyond the timeout: next time
+                continue
+
     def _flush_if_idle(self) -> None:
         """Every ``_FLUSH_SECONDS``, write the activity kept in memory, but
         only if the connection is free at once: a look-up never waits for
-        the writer (a supply batch's transaction)."""
-        if time.monotonic() - self._flushed_at < _FLUSH_SECONDS:
+        the writer (a supply batch's transaction). A thread writes behind
+        instead when ``write_behind`` was given."""
+        if (
+            self._write_behind_thread is not None
+            or time.monotonic() - self._flushed_at < _FLUSH_SECONDS
+        ):
             return
         acquire = getattr(self._lock, "acquire", None)
         if acquire is None or not acquire(blocking=False):
@@ -1104,9 +1337,17 @@ class UserDirectory:
             )
 
     def purge_sessions(self, now: datetime) -> int:
-        """Delete every session past its idle or absolute expiry; how many."""
+        """Delete every session past its idle or absolute expiry; how many.
+        While another process serves the sessions, only those past their
+        absolute expiry: the idle times it keeps are not all written yet."""
         idle = _iso(now - timedelta(minutes=self.settings.session_idle_minutes))
         absolute = _iso(now - timedelta(hours=self.settings.session_absolute_hours))
+        if self._served_elsewhere():
+            with self._unit():
+                cursor = self._db.execute(
+                    "DELETE FROM lookup_sessions WHERE started_at <= ?", (absolute,)
+                )
+                return int(cursor.rowcount)
         with self._unit():
             self._write_activity()  # a session used lately is not idle
             cursor = self._db.execute(
