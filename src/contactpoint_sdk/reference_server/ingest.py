@@ -23,7 +23,12 @@ nothing:
    last is refused (``SequenceOutOfOrder``, SUP-5).
 8. **Apply** each operation, inside one SQLite transaction with the receipt
    and the new last sequence, each operation in its own savepoint (an
-   operation that fails half-way leaves nothing). Per operation:
+   operation that fails half-way leaves nothing). The operations are
+   applied a hundred at a time through a :class:`~.store.StagedStore` (issue
+   10): their look-ups read at once, their writes held and then written
+   together, a few ``executemany`` a table; every operation reads the
+   effects of the earlier ones exactly as if each had been written at once.
+   Per operation:
 
    - operation type, or a service kind it would record, outside the
      agreement: rejected, ``SUP-4``;
@@ -52,7 +57,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -100,14 +105,27 @@ from contactpoint_sdk.reference_server.entities import (
     SupplierRecord,
     SupplyAgreement,
 )
-from contactpoint_sdk.reference_server.matching import Matcher, MatchOutcome, MatchResult
+from contactpoint_sdk.reference_server.linkage_profile import ChildProfile
+from contactpoint_sdk.reference_server.matching import (
+    Matcher,
+    MatchOutcome,
+    MatchResult,
+    identifier_keys,
+)
 from contactpoint_sdk.reference_server.records import (
     RecordKeeper,
     WorkingChild,
     upn_local_authority,
 )
 from contactpoint_sdk.reference_server.registry import SupplierRegistry
-from contactpoint_sdk.reference_server.store import HeldOperationRow, QueueRow, Store
+from contactpoint_sdk.reference_server.store import (
+    HeldOperationRow,
+    QueueRow,
+    RecordStore,
+    SqliteStore,
+    StagedStore,
+    Store,
+)
 from contactpoint_sdk.supply.batch import DecodedOperation, decode_batch
 from contactpoint_sdk.supply.envelope import (
     STATUS_CONTENT_TYPE,
@@ -122,6 +140,10 @@ __all__ = ["HELD_CODE", "Ingestor"]
 HELD_CODE = "held_for_review"
 
 _SAFE_FALLBACK = "the value at this path is not acceptable; see the code"
+#: A batch's operations are applied this many at a time: their look-ups read
+#: at once, their writes held, then written together, inside the batch's one
+#: transaction (StagedStore).
+_WRITE_EVERY = 100
 #: The largest status request payload opened (it is three short strings).
 _MAX_STATUS_BYTES = 4096
 _HELD_MESSAGE = (
@@ -193,13 +215,15 @@ def _problem_outcome(ref: str, problems: tuple[Problem, ...], raw: Any) -> Opera
 
 @attrs.frozen(kw_only=True)
 class _Batch:
-    """What every operation of one batch shares."""
+    """What every operation of one batch shares; ``store`` is where its
+    operations read and write (a :class:`StagedStore` for a supply batch)."""
 
     supplier: SupplierRecord
     agreement: SupplyAgreement
     batch_id: str
     now: datetime
     today: date
+    store: RecordStore
 
 
 def _services(op: AnyOperation) -> set[ServiceKind]:
@@ -211,6 +235,24 @@ def _services(op: AnyOperation) -> set[ServiceKind]:
     if isinstance(op, SocialCareReferral):
         return {ServiceKind.SOCIAL_CARE}
     return set()
+
+
+def _prefetch(staged: StagedStore, decoded: Sequence[DecodedOperation]) -> None:
+    """Read at once what the batch's matching will look up in the store (one
+    query each, not one per operation): the identifier index entries of its
+    children, and the shielded records born on its supplied children's
+    birthdays."""
+    keys: dict[tuple[str, str], None] = {}
+    born: dict[date, None] = {}
+    for d in decoded:
+        op = d.operation
+        if op is None:
+            continue
+        identifiers, date_of_birth = _child_key(op)
+        keys.update(dict.fromkeys(identifier_keys(identifiers)))
+        if isinstance(op, SuppliedChild):
+            born[date_of_birth] = None
+    staged.prefetch(keys, born)
 
 
 def _child_key(op: AnyOperation) -> tuple[Any, date]:
@@ -350,20 +392,41 @@ class Ingestor:
                     f"({last}); a resend must keep its batch_id",
                     last_sequence=last,
                 )
-            batch = _Batch(
-                supplier=supplier,
-                agreement=agreement,
-                batch_id=header.batch_id,
-                now=now,
-                today=today,
-            )
             # Each operation's raw JSON comes with it from decode_batch: the
             # payload is parsed once.
             self._fresh = self._fresh_ids(
                 sum(isinstance(d.operation, SuppliedChild) for d in decoded.operations)
             )
             try:
-                outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
+                if isinstance(self.store, SqliteStore):
+                    # The batch's writes are held and written at its end, a
+                    # few statements a table (StagedStore; issue 10).
+                    with StagedStore(self.store) as staged:
+                        batch = _Batch(
+                            supplier=supplier,
+                            agreement=agreement,
+                            batch_id=header.batch_id,
+                            now=now,
+                            today=today,
+                            store=staged,
+                        )
+                        outcomes: list[OperationOutcome] = []
+                        ops = decoded.operations
+                        for start in range(0, len(ops), _WRITE_EVERY):
+                            window = ops[start : start + _WRITE_EVERY]
+                            _prefetch(staged, window)
+                            outcomes.extend(self._one(batch, d, d.raw, events) for d in window)
+                            staged.flush()
+                else:
+                    batch = _Batch(
+                        supplier=supplier,
+                        agreement=agreement,
+                        batch_id=header.batch_id,
+                        now=now,
+                        today=today,
+                        store=self.store,
+                    )
+                    outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
             finally:
                 self._fresh = []
             receipt = SupplyReceipt(
@@ -400,7 +463,7 @@ class Ingestor:
         if decoded.operation is None:
             return _problem_outcome(ref, decoded.problems, raw)
         try:
-            with self.store.savepoint():
+            with batch.store.savepoint():
                 return self.apply(batch, decoded.index, decoded.operation, raw, events)
         except _Rejected as rejected:
             return rejected.outcome
@@ -449,19 +512,21 @@ class Ingestor:
             result = self.matcher.match(
                 identifiers,
                 date_of_birth,
-                index=self.store,
+                index=batch.store,
                 name=op.name if isinstance(op, SuppliedChild) else None,
                 gender=op.gender if isinstance(op, SuppliedChild) else None,
                 address=op.address if isinstance(op, SuppliedChild) else None,
                 parents=op.parents if isinstance(op, SuppliedChild) else (),
             )
-            if result.outcome is MatchOutcome.NEW and self._any_shielded(result.candidates):
+            if result.outcome is MatchOutcome.NEW and self._any_shielded(
+                batch.store, result.candidates
+            ):
                 # The core's own SHLD-7 safety net, whatever the matcher.
                 result = attrs.evolve(
                     result,
                     outcome=MatchOutcome.UNCERTAIN,
                     shielded_candidates=tuple(
-                        c for c in result.candidates if self._any_shielded((c,))
+                        c for c in result.candidates if self._any_shielded(batch.store, (c,))
                     ),
                 )
         if result.outcome is MatchOutcome.UNCERTAIN:
@@ -482,9 +547,13 @@ class Ingestor:
                     "no record matches this child; supply the child first",
                     path=path,
                 )
-            child = self.keeper.new(self._new_directory_id())
+            child = self.keeper.new(self._new_directory_id(batch.store, result.query))
         else:
-            loaded = None if result.directory_id is None else self.keeper.load(result.directory_id)
+            loaded = (
+                None
+                if result.directory_id is None
+                else self.keeper.load(result.directory_id, store=batch.store)
+            )
             if loaded is None:
                 raise _reject(op.ref, "child_not_found", "no record matches this child", path=path)
             child = loaded
@@ -495,7 +564,7 @@ class Ingestor:
                     DataQualityKind.REJECTED_SUPPLY,
                     "record_archived",
                     directory_id=child.directory_id,
-                    local_authority=self._la_of(child.directory_id),
+                    local_authority=self._la_of(batch.store, child.directory_id),
                 )
                 return OperationOutcome(
                     ref=op.ref,
@@ -507,7 +576,7 @@ class Ingestor:
                 )
 
         self._change(batch, op, child, path)
-        self.keeper.save(child, today=batch.today, now=batch.now)
+        self.keeper.save(child, today=batch.today, now=batch.now, store=batch.store)
         if result.outcome is MatchOutcome.NEW and result.candidates:
             self._raise_item(
                 batch,
@@ -516,7 +585,7 @@ class Ingestor:
                 result.code,
                 directory_id=child.directory_id,
                 candidates=result.candidates,
-                local_authority=self._la_of(child.directory_id),
+                local_authority=self._la_of(batch.store, child.directory_id),
             )
         events.append(
             AuditEvent(
@@ -701,15 +770,17 @@ class Ingestor:
 
     # --- holding, queue items ---------------------------------------------------
 
-    def _any_shielded(self, candidates: tuple[DirectoryId, ...]) -> bool:
+    @staticmethod
+    def _any_shielded(store: RecordStore, candidates: tuple[DirectoryId, ...]) -> bool:
         for directory_id in candidates:
-            summary = self.store.candidate(str(directory_id))
+            summary = store.candidate(str(directory_id))
             if summary is not None and summary.shielded:
                 return True
         return False
 
-    def _la_of(self, directory_id: DirectoryId) -> str | None:
-        row = self.store.get_child(str(directory_id))
+    @staticmethod
+    def _la_of(store: RecordStore, directory_id: DirectoryId) -> str | None:
+        row = store.get_child(str(directory_id))
         return None if row is None else row.local_authority
 
     def _hold(
@@ -723,7 +794,7 @@ class Ingestor:
         """Hold an uncertain match for the management team (SHLD-7, SUP-7)."""
         shielded = bool(result.shielded_candidates)
         first = (result.shielded_candidates or result.candidates or (None,))[0]
-        la = self._la_of(first) if first is not None else None
+        la = self._la_of(batch.store, first) if first is not None else None
         la = la or batch.supplier.local_authority or upn_local_authority(identifiers)
         item = self._raise_item(
             batch,
@@ -737,7 +808,7 @@ class Ingestor:
             local_authority=la,
             held=True,
         )
-        self.store.put_held_operation(
+        batch.store.put_held_operation(
             HeldOperationRow(
                 item_id=item.item_id,
                 supplier_id=batch.supplier.supplier_id,
@@ -782,7 +853,7 @@ class Ingestor:
             candidates=candidates,
             held=held,
         )
-        self.store.put_queue_item(
+        batch.store.put_queue_item(
             "data_quality",
             QueueRow(
                 item_id=item.item_id,
@@ -807,13 +878,21 @@ class Ingestor:
         taken = self.store.existing_ids(list(drawn)) if drawn else set()
         return [candidate for key, candidate in drawn.items() if key not in taken]
 
-    def _new_directory_id(self) -> DirectoryId:
+    def _new_directory_id(
+        self, store: RecordStore, profile: ChildProfile | None = None
+    ) -> DirectoryId:
+        """A fresh identifier for a new record; ``profile`` is the matcher's
+        profile of the supplied child it is made from (StagedStore.mark_new)."""
         if self._fresh:
-            return self._fresh.pop()
-        while True:
-            candidate = DirectoryId.new()
-            if not self.store.child_exists(str(candidate)):
-                return candidate
+            found = self._fresh.pop()
+        else:
+            while True:
+                found = DirectoryId.new()
+                if not store.child_exists(str(found)):
+                    break
+        if isinstance(store, StagedStore):
+            store.mark_new(str(found), profile)
+        return found
 
     # --- the management team's decision on a held supply ------------------------
 
@@ -837,7 +916,12 @@ class Ingestor:
         raw = json.loads(held.operation)
         op: AnyOperation = self.codec.converter.structure(raw, cast(Any, AnyOperation))
         batch = _Batch(
-            supplier=supplier, agreement=agreement, batch_id="held", now=now, today=today
+            supplier=supplier,
+            agreement=agreement,
+            batch_id="held",
+            now=now,
+            today=today,
+            store=self.store,
         )
         try:
             with self.store.savepoint():

@@ -49,10 +49,17 @@ candidate source); the directory's is a table (:mod:`.linkage_index`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from contactpoint_sdk.reference_server.linkage_compare import phonetic, transposed
+from contactpoint_sdk.reference_server.linkage_compare import (
+    AddressForms,
+    FamilyForms,
+    GivenForms,
+    phonetic,
+    transposed,
+)
 from contactpoint_sdk.reference_server.linkage_profile import ChildProfile
 
 __all__ = ["BlockIndex", "query_keys", "record_keys"]
@@ -62,22 +69,22 @@ T = TypeVar("T")
 _CODE_LENGTH = 4
 
 
-def _given_codes(p: ChildProfile) -> list[str]:
-    codes = {phonetic(k)[:_CODE_LENGTH] for k in p.given.keys}
-    codes.update(f"~{g}" for g in p.given.groups)
+def _given_codes(given: GivenForms) -> list[str]:
+    codes = {phonetic(k)[:_CODE_LENGTH] for k in given.keys}
+    codes.update(f"~{g}" for g in given.groups)
     codes.discard("")
     return sorted(codes)
 
 
-def _family_codes(p: ChildProfile) -> list[str]:
-    codes = {phonetic(k)[:_CODE_LENGTH] for k in p.family.keys}
-    codes.update(phonetic(o)[:_CODE_LENGTH] for o in p.family.others)
+def _family_codes(family: FamilyForms) -> list[str]:
+    codes = {phonetic(k)[:_CODE_LENGTH] for k in family.keys}
+    codes.update(phonetic(o)[:_CODE_LENGTH] for o in family.others)
     codes.discard("")
     return sorted(codes)
 
 
-def _parent_codes(p: ChildProfile) -> list[str]:
-    codes = {phonetic(parent.partition(" ")[0])[:_CODE_LENGTH] for parent in p.parents}
+def _parent_codes(parents: tuple[str, ...]) -> list[str]:
+    codes = {phonetic(parent.partition(" ")[0])[:_CODE_LENGTH] for parent in parents}
     codes.discard("")
     return sorted(codes)
 
@@ -85,54 +92,77 @@ def _parent_codes(p: ChildProfile) -> list[str]:
 _KNOWN_GENDERS = ("F", "M")
 
 
-def _genders(p: ChildProfile, query: bool) -> tuple[str, ...]:
+def _genders(gender: str, query: bool) -> tuple[str, ...]:
     """The gender letters of the ``df`` key: a record's own (``U`` when not
     known); a supply also looks under ``U``, and under both when its own is
     not known."""
-    own = p.gender if p.gender in _KNOWN_GENDERS else "U"
+    own = gender if gender in _KNOWN_GENDERS else "U"
     if not query:
         return (own,)
     return (own, "U") if own != "U" else ("F", "M", "U")
 
 
-def _keys(
-    p: ChildProfile, dates: Iterable[tuple[int, int, int]], *, query: bool = False
-) -> Iterator[str]:
-    given = _given_codes(p)
-    family = _family_codes(p)
-    parents = _parent_codes(p)
-    district = p.address.district
-    y, m, d = p.dob
-    for day in dates:
+#: Profiles whose keys are remembered: a new record's keys are its supply's,
+#: made with them when the supply is matched (a few hundred KB).
+_KEYS_CACHE = 1024
+
+
+#: The fields of a profile the keys are made from, and nothing else.
+_Parts = tuple[GivenForms, FamilyForms, tuple[str, ...], AddressForms, tuple[int, int, int], str]
+
+
+@functools.lru_cache(maxsize=_KEYS_CACHE)
+def _keys(parts: _Parts) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # A profile's record keys and query keys, made together (a new record's
+    # keys are its supply's, asked for twice). Equal parts give equal keys,
+    # so the answer is cached on them.
+    given, family, parents, address, dob, gender = parts
+    given_codes = _given_codes(given)
+    family_codes = _family_codes(family)
+    parent_codes = _parent_codes(parents)
+    district = address.district
+    y, m, d = dob
+    swapped = transposed(dob)
+    own = _genders(gender, query=False)
+    looked = _genders(gender, query=True)
+    record: list[str] = []
+    query: list[str] = []
+    for day in (dob,) if swapped is None else (dob, swapped):
         iso = f"{day[0]:04d}-{day[1]:02d}-{day[2]:02d}"
-        for f in family:
-            for sex in _genders(p, query):
-                yield f"df|{iso}|{sex}|{f}"
-        for g in given:
+        dated: list[str] = []
+        for f in family_codes:
+            if day is dob:
+                record.extend(f"df|{iso}|{sex}|{f}" for sex in own)
+            query.extend(f"df|{iso}|{sex}|{f}" for sex in looked)
+        for g in given_codes:
             if district:
-                yield f"dgp|{iso}|{g}|{district}"
-            for r in parents:
-                yield f"dgr|{iso}|{g}|{r}"
-    for g in given:
-        for f in family:
-            yield f"ym|{y}-{m:02d}|{g}|{f}"
-            yield f"yd|{y}-{d:02d}|{g}|{f}"
-            yield f"md|{m:02d}-{d:02d}|{g}|{f}"
-        if p.address.postcode:
-            yield f"pg|{p.address.postcode}|{g}"
+                dated.append(f"dgp|{iso}|{g}|{district}")
+            dated.extend(f"dgr|{iso}|{g}|{r}" for r in parent_codes)
+        if day is dob:
+            record.extend(dated)
+        query.extend(dated)
+    rest: list[str] = []
+    for g in given_codes:
+        for f in family_codes:
+            rest.append(f"ym|{y}-{m:02d}|{g}|{f}")
+            rest.append(f"yd|{y}-{d:02d}|{g}|{f}")
+            rest.append(f"md|{m:02d}-{d:02d}|{g}|{f}")
+        if address.postcode:
+            rest.append(f"pg|{address.postcode}|{g}")
+    record.extend(rest)
+    query.extend(rest)
+    return tuple(dict.fromkeys(record)), tuple(dict.fromkeys(query))
 
 
 def record_keys(p: ChildProfile) -> list[str]:
     """The blocking keys a record is indexed under (module notes)."""
-    return list(dict.fromkeys(_keys(p, (p.dob,))))
+    return list(_keys((p.given, p.family, p.parents, p.address, p.dob, p.gender))[0])
 
 
 def query_keys(p: ChildProfile) -> list[str]:
     """The blocking keys a supply looks up: the record keys, and the date keys
     again under the date of birth with day and month swapped."""
-    swapped = transposed(p.dob)
-    dates = (p.dob,) if swapped is None else (p.dob, swapped)
-    return list(dict.fromkeys(_keys(p, dates, query=True)))
+    return list(_keys((p.given, p.family, p.parents, p.address, p.dob, p.gender))[1])
 
 
 class BlockIndex(Generic[T]):

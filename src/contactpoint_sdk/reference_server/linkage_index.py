@@ -44,6 +44,17 @@ understand) is left out of the index, counted in
 :attr:`SqliteLinkageIndex.failures`, and never fails the write: the strong
 matcher and its shield guard still see it.
 
+A supply batch (issue 10) does without the triggers: its writes are held
+by a :class:`~.store.StagedStore`, which makes each written record's
+profile and keys once (:meth:`SqliteLinkageIndex.staged_entry`; for a new
+record, the matcher's profile of the supplied child, which is the record's:
+:meth:`~SqliteLinkageIndex.entry_of`) and, while the batch runs, shows them
+to :meth:`~SqliteLinkageIndex.candidates` (:attr:`~SqliteLinkageIndex.overlay`);
+it writes the records with the triggers paused and the index's rows itself
+(:meth:`~SqliteLinkageIndex.write_staged`), leaving the tables exactly as
+the triggers would have. :meth:`~SqliteLinkageIndex.attach` tells the store
+(``SqliteStore.linkage``) which index to keep so.
+
 A candidate look-up is one indexed query: the keys' postings (``IN`` over
 the primary key), joined to the profiles, then one ``json.loads`` per
 candidate.
@@ -54,9 +65,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from contactpoint_sdk.models.codec import json_text_value
 from contactpoint_sdk.models.record import ChildRecord
@@ -73,7 +84,13 @@ from contactpoint_sdk.reference_server.linkage_profile import (
 if TYPE_CHECKING:
     from contactpoint_sdk.reference_server.store import SqliteStore
 
-__all__ = ["CandidateSource", "MemoryLinkageIndex", "SqliteLinkageIndex"]
+__all__ = [
+    "CandidateSource",
+    "LinkageOverlay",
+    "MemoryLinkageIndex",
+    "SqliteLinkageIndex",
+    "StagedProfile",
+]
 
 #: The most candidates one look-up returns (a guard; real blocks are far smaller).
 MAX_CANDIDATES: Final = 500
@@ -85,6 +102,32 @@ class CandidateSource(Protocol):
 
     def candidates(self, keys: Sequence[str]) -> list[ChildProfile]:
         """Live records indexed under any of ``keys`` (each once)."""
+        ...
+
+
+class StagedProfile(NamedTuple):
+    """A record's index entry as written in a batch not yet stored: its
+    profile's stored text (:func:`~.linkage_profile.dumps_profile`) and its
+    blocking keys (:func:`~.linkage_blocking.record_keys`)."""
+
+    text: str
+    keys: tuple[str, ...]
+
+
+class LinkageOverlay(Protocol):
+    """A batch's records written but not yet stored (a
+    :class:`~.store.StagedStore`), as the index sees them."""
+
+    @property
+    def profiles(self) -> Mapping[str, StagedProfile | None]:
+        """Each record written: its profile, or ``None`` (not indexed)."""
+        ...
+
+    @property
+    def by_key(self) -> Mapping[str, str | list[str]]:
+        """Blocking key -> the record (or list of records) written that are,
+        or were, indexed under it (a superset: each is checked against its
+        profile's keys)."""
         ...
 
 
@@ -197,6 +240,10 @@ class SqliteLinkageIndex:
         self._db = db
         self._lock = lock
         self._transaction = transaction
+        self._store: SqliteStore | None = None
+        #: A batch being applied (:class:`~.store.StagedStore`): its records
+        #: as the store will hold them once written; read by :meth:`candidates`.
+        self.overlay: LinkageOverlay | None = None
         self._pending: dict[str, str] = {}
         self._decoded: dict[str, tuple[str, ChildProfile]] = {}
         #: The record last offered (:meth:`offer`): directory ID, text, data.
@@ -220,6 +267,8 @@ class SqliteLinkageIndex:
         index._install()
         if rebuild or (rebuild is None and index._stale()):
             index.rebuild()
+        index._store = store
+        store.linkage = index  # a staged batch keeps the index itself (write_staged)
         return index
 
     def _install(self) -> None:
@@ -239,6 +288,8 @@ class SqliteLinkageIndex:
         with self._lock:
             for name in _TRIGGER_NAMES:
                 self._db.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
+            if self._store is not None and self._store.linkage is self:
+                self._store.linkage = None
 
     def _tx(self) -> AbstractContextManager[None]:
         context: AbstractContextManager[None] = self._transaction()
@@ -351,6 +402,75 @@ class SqliteLinkageIndex:
                 count += 1
         return count
 
+    # --- a staged batch (issue 10) ----------------------------------------------------
+
+    def staged_entry(
+        self, directory_id: str, record: str, shielded: object, ground: object
+    ) -> StagedProfile | None:
+        """The profile and keys the triggers would write for a live record row
+        (``None``: its profile cannot be made, and it is left out, counted in
+        :attr:`failures`). The record's JSON data is taken from :meth:`offer`
+        when it is the same text."""
+        profile = self._build(directory_id, record, shielded, ground)
+        if profile is None:
+            return None
+        return self.entry_of(directory_id, profile)
+
+    def entry_of(self, directory_id: str, profile: ChildProfile) -> StagedProfile:
+        """The index entry of the record ``directory_id`` whose profile is
+        known but for its identifier (``profile``'s is not read: neither the
+        stored text nor the keys hold it). The record's offered data, if
+        any, is dropped: it is not needed."""
+        offered = self._offered
+        if offered is not None and offered[0] == directory_id:
+            self._offered = None
+        return StagedProfile(dumps_profile(profile), tuple(record_keys(profile)))
+
+    def write_staged(
+        self, staged: Mapping[str, StagedProfile | None], new: Collection[str]
+    ) -> None:
+        """Store the index entries of a batch's records (with the triggers
+        paused, inside the batch's transaction): the tables end as the
+        triggers would have left them after each write. ``new`` records had
+        no row before the batch."""
+        with self._lock:
+            db = self._db
+            old = [d for d in staged if d not in new]
+            stored: dict[str, str] = {}
+            for start in range(0, len(old), 500):
+                chunk = old[start : start + 500]
+                stored.update(
+                    db.execute(
+                        "SELECT directory_id, profile FROM linkage_profiles "  # noqa: S608
+                        f"WHERE directory_id IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+            put: list[tuple[str, str]] = []
+            dropped: list[tuple[str]] = []
+            rekeyed: list[tuple[str]] = []
+            keys: list[tuple[str, str]] = []
+            for directory_id, entry in staged.items():
+                if entry is None:
+                    if directory_id not in new:
+                        dropped.append((directory_id,))
+                    continue
+                if stored.get(directory_id) == entry.text:
+                    continue  # unchanged: no key is rewritten
+                put.append((directory_id, entry.text))
+                if directory_id not in new:
+                    rekeyed.append((directory_id,))
+                keys.extend((k, directory_id) for k in entry.keys)
+            db.executemany("DELETE FROM linkage_profiles WHERE directory_id = ?", dropped)
+            db.executemany("DELETE FROM linkage_keys WHERE directory_id = ?", dropped + rekeyed)
+            db.executemany(
+                "INSERT OR REPLACE INTO linkage_profiles (directory_id, profile) VALUES (?, ?)",
+                put,
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO linkage_keys (key, directory_id) VALUES (?, ?)", keys
+            )
+
     # --- the trigger functions ------------------------------------------------------
 
     def offer(self, directory_id: str, text: str, data: Any) -> None:
@@ -419,14 +539,35 @@ class SqliteLinkageIndex:
         marks = ",".join("?" * len(keys))
         sql = (
             "SELECT directory_id, profile FROM linkage_profiles WHERE directory_id IN "  # noqa: S608 - placeholders only
-            f"(SELECT directory_id FROM linkage_keys WHERE key IN ({marks})) "
-            f"LIMIT {MAX_CANDIDATES}"
+            f"(SELECT directory_id FROM linkage_keys WHERE key IN ({marks})) LIMIT ?"
         )
         with self._lock:
+            overlay = self.overlay
+            # With a batch being applied, as many more as it has written, so
+            # that those it replaces leave the store's first MAX_CANDIDATES.
+            limit = MAX_CANDIDATES if overlay is None else MAX_CANDIDATES + len(overlay.profiles)
             cursor = self._db.cursor()
             cursor.row_factory = None  # plain tuples: faster than the store's rows
-            rows = cursor.execute(sql, tuple(keys)).fetchall()
-        return [self._parsed(directory_id, text) for directory_id, text in rows]
+            rows = cursor.execute(sql, (*keys, limit)).fetchall()
+            if overlay is None:
+                return [self._parsed(directory_id, text) for directory_id, text in rows]
+            # A batch being applied: its records as they will be stored.
+            staged = overlay.profiles
+            by_key = overlay.by_key
+            found = {d: text for d, text in rows if d not in staged}
+            for key in keys:
+                under = by_key.get(key)
+                if under is None:
+                    continue
+                for directory_id in (under,) if isinstance(under, str) else under:
+                    entry = staged.get(directory_id)
+                    if entry is not None and key in entry.keys:
+                        found[directory_id] = entry.text
+        chosen = list(found)
+        if len(chosen) > MAX_CANDIDATES:
+            # The store's look-up walks the profiles in identifier order.
+            chosen = sorted(chosen)[:MAX_CANDIDATES]
+        return [self._parsed(d, found[d]) for d in chosen]
 
     def _parsed(self, directory_id: str, text: str) -> ChildProfile:
         # Decoded profiles, by record, reused while the stored text is the

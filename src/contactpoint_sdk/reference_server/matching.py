@@ -53,6 +53,7 @@ The directory core adds one safety net of its own whatever the matcher: a
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from datetime import date
@@ -131,13 +132,14 @@ def identifier_keys(identifiers: SourceIdentifiers) -> list[tuple[str, str]]:
     return list(dict.fromkeys(keys))
 
 
+@functools.lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """A name folded for comparison: case and accents folded, letters only.
 
     ``"O'Neill"``, ``"o neill"`` and ``"Ó Néill"`` give the same key.
     (The probabilistic matcher folds with
     :func:`~contactpoint_sdk.reference_server.linkage_compare.fold`, the
-    same function.)
+    same function.) Cached: names recur.
     """
     return fold(name)
 
@@ -193,13 +195,18 @@ class MatchResult:
     """A matcher's answer. ``directory_id`` is set for ``MATCHED`` only;
     ``candidates`` lists the records in doubt (``UNCERTAIN``) or possible
     duplicates (``NEW``); ``shielded_candidates`` those of them with a shield.
-    ``code`` says why, for the data-quality queue."""
+    ``code`` says why, for the data-quality queue. ``query`` is the supply's
+    comparison profile where the matcher made one (not part of the answer:
+    equality and ``repr`` ignore it); for a ``NEW`` supplied child it is the
+    new record's profile but for its directory identifier, which the
+    directory reuses (issue 10)."""
 
     outcome: MatchOutcome
     code: str
     directory_id: DirectoryId | None = None
     candidates: tuple[DirectoryId, ...] = ()
     shielded_candidates: tuple[DirectoryId, ...] = ()
+    query: ChildProfile | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
     def matched(cls, directory_id: DirectoryId) -> MatchResult:
@@ -439,7 +446,7 @@ class ProbabilisticMatcher:
         """The answer for ``query`` given its scored candidates (step 7)."""
         doubt = self.in_doubt(query, scored)
         if not doubt:
-            return MatchResult(outcome=MatchOutcome.NEW, code="no_match")
+            return MatchResult(outcome=MatchOutcome.NEW, code="no_match", query=query)
         ids = tuple(DirectoryId(s.profile.directory_id) for s in doubt)
         shielded = tuple(DirectoryId(s.profile.directory_id) for s in doubt if s.profile.shielded)
         if shielded:
@@ -459,7 +466,9 @@ class ProbabilisticMatcher:
                 directory_id=ids[0],
             )
         if all(s.verdict is Verdict.DUPLICATE_ONLY for s in doubt):
-            return MatchResult(outcome=MatchOutcome.NEW, code="possible_duplicate", candidates=ids)
+            return MatchResult(
+                outcome=MatchOutcome.NEW, code="possible_duplicate", candidates=ids, query=query
+            )
         if best.verdict is not Verdict.OPEN:
             code = best.rule
         elif not clear:

@@ -76,6 +76,7 @@ from contactpoint_sdk.reference_server.store import (
     ChildRow,
     ContributionRow,
     InvolvementRow,
+    RecordStore,
     Store,
 )
 
@@ -93,6 +94,28 @@ __all__ = [
 T = TypeVar("T")
 
 _OPEN_ENDED = "9999-12-31"
+
+
+def _evolver(cls: type[T], field: str) -> Callable[[T, Any], T]:
+    """``f(inst, value)``: ``attrs.evolve(inst, **{field: value})`` for an
+    attrs class, made once: the same call of the class with every other
+    field as it is (so the same checks run), without ``evolve``'s
+    per-call look-up of the fields (issue 10)."""
+    names = {a.name: a.alias for a in attrs.fields(cls) if a.init}  # type: ignore[arg-type]
+    if field not in names:
+        raise ValueError(f"{cls.__name__} has no field {field!r}")
+    args = ", ".join(
+        f"{alias}=value" if name == field else f"{alias}=inst.{name}"
+        for name, alias in names.items()
+    )
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(f"def evolve(inst, value):\n    return cls({args})\n", namespace)  # noqa: S102 - fixed field names
+    evolve: Callable[[T, Any], T] = namespace["evolve"]
+    return evolve
+
+
+_with_reference = _evolver(Involvement, "reference")
+_without_involvements = _evolver(SuppliedChild, "involvements")
 
 
 def directory_reference(namespace: str, reference: str) -> str:
@@ -129,6 +152,13 @@ class DirectoryState:
     corrected_date_of_birth: date | None = None
 
     def without_corrections(self) -> DirectoryState:
+        if (
+            self.corrected_name is None
+            and self.corrected_address is None
+            and self.corrected_gender is None
+            and self.corrected_date_of_birth is None
+        ):
+            return self  # frozen: the same value
         return attrs.evolve(
             self,
             corrected_name=None,
@@ -136,6 +166,9 @@ class DirectoryState:
             corrected_gender=None,
             corrected_date_of_birth=None,
         )
+
+
+_NO_STATE = DirectoryState()
 
 
 @attrs.frozen(kw_only=True)
@@ -183,7 +216,7 @@ class WorkingChild:
             version=version,
             received_at=at,
             local_authority=local_authority,
-            child=attrs.evolve(child, involvements=()),
+            child=_without_involvements(child, ()),
         )
         self.changed_contributions.add(supplier_id)
 
@@ -255,7 +288,7 @@ def compose(
         school_references=tuple(s for _, s in sorted(schools.items())),
     )
     invs = sorted(
-        (attrs.evolve(s.involvement, reference=s.directory_reference) for s in involvements),
+        (_with_reference(s.involvement, s.directory_reference) for s in involvements),
         key=lambda i: (i.started_on, i.reference),
     )
     return ChildRecord(
@@ -301,6 +334,7 @@ class RecordKeeper:
         #: made from, so the linkage index need not parse the text again
         #: (:meth:`~.linkage_index.SqliteLinkageIndex.offer`).
         self.record_encoded: Callable[[str, str, Any], None] | None = None
+        self._no_state_text: str | None = None
 
     # --- JSON -----------------------------------------------------------
 
@@ -316,6 +350,14 @@ class RecordKeeper:
         if self.record_encoded is not None:
             self.record_encoded(str(record.directory_id), text, data)
         return text
+
+    def _state_text(self, state: DirectoryState) -> str:
+        # Most records hold no directory state: its text is made once.
+        if state == _NO_STATE:
+            if self._no_state_text is None:
+                self._no_state_text = self.dumps(_NO_STATE)
+            return self._no_state_text
+        return self.dumps(state)
 
     def loads(self, text: str, cls: Any) -> Any:
         return self.codec.converter.structure(json_text_value(text), cls)
@@ -354,9 +396,14 @@ class RecordKeeper:
             directory_id=directory_id, state=DirectoryState(), contributions={}, involvements={}
         )
 
-    def load(self, directory_id: DirectoryId | str) -> WorkingChild | None:
+    def load(
+        self, directory_id: DirectoryId | str, *, store: RecordStore | None = None
+    ) -> WorkingChild | None:
+        """The record's parts, from ``store`` (a batch's staged store) or the
+        keeper's own."""
+        store = self.store if store is None else store
         key = str(directory_id)
-        row = self.store.get_child(key)
+        row = store.get_child(key)
         if row is None:
             return None
         contributions = {
@@ -367,7 +414,7 @@ class RecordKeeper:
                 local_authority=c.local_authority,
                 child=self.loads(c.child, SuppliedChild),
             )
-            for c in self.store.get_contributions(key)
+            for c in store.get_contributions(key)
         }
         involvements = {
             (i.supplier_id, i.reference): StoredInvolvement(
@@ -375,7 +422,7 @@ class RecordKeeper:
                 directory_reference=i.directory_reference,
                 involvement=self.loads(i.involvement, Involvement),
             )
-            for i in self.store.get_involvements(key)
+            for i in store.get_involvements(key)
         }
         return WorkingChild(
             directory_id=DirectoryId(key),
@@ -419,20 +466,29 @@ class RecordKeeper:
             archived_on=archived_on,
             destroy_due_on=destroy_due_on,
             record=self._record_text(record),
-            directory_state=self.dumps(state),
+            directory_state=self._state_text(state),
             updated_at=now.isoformat(),
             postcode=None if record.address.postcode is None else str(record.address.postcode),
             gender=record.gender.value,
         )
 
-    def save(self, child: WorkingChild, *, today: date, now: datetime) -> ChildRecord:
-        """Compose the record and write what changed. Raises ``ValidationError``
-        (writing nothing) if the parts do not make a valid record."""
+    def save(
+        self,
+        child: WorkingChild,
+        *,
+        today: date,
+        now: datetime,
+        store: RecordStore | None = None,
+    ) -> ChildRecord:
+        """Compose the record and write what changed, to ``store`` (a batch's
+        staged store) or the keeper's own. Raises ``ValidationError`` (writing
+        nothing) if the parts do not make a valid record."""
+        store = self.store if store is None else store
         record = child.compose()
         key = str(child.directory_id)
         for supplier_id in sorted(child.changed_contributions):
             c = child.contributions[supplier_id]
-            self.store.put_contribution(
+            store.put_contribution(
                 ContributionRow(
                     directory_id=key,
                     supplier_id=supplier_id,
@@ -442,12 +498,12 @@ class RecordKeeper:
                     child=self.dumps(c.child),
                 )
             )
-            self.store.replace_identifiers(key, supplier_id, identifier_keys(c.child.identifiers))
+            store.replace_identifiers(key, supplier_id, identifier_keys(c.child.identifiers))
         for supplier_id, reference in sorted(child.deleted_involvements):
-            self.store.delete_involvement(key, supplier_id, reference)
+            store.delete_involvement(key, supplier_id, reference)
         for ikey in sorted(child.changed_involvements):
             stored = child.involvements[ikey]
-            self.store.put_involvement(
+            store.put_involvement(
                 InvolvementRow(
                     directory_id=key,
                     supplier_id=stored.supplier_id,
@@ -456,7 +512,7 @@ class RecordKeeper:
                     involvement=self.dumps(stored.involvement),
                 )
             )
-        self.store.put_child(
+        store.put_child(
             self.child_row(
                 record,
                 child.state,

@@ -17,6 +17,13 @@ Durability and atomicity
   ``COMMIT``, or ``ROLLBACK`` on an exception). It nests: an inner
   ``transaction()`` joins the outer one. :meth:`Store.savepoint` marks a
   sub-unit that can fail alone (one supply operation inside a batch).
+- The WAL is checkpointed (copied into the database file) on a thread of
+  the store's own, with a connection of its own, after about every 32,000
+  rows written (some 32 MB of WAL: a few supply batches), rather than by the
+  commit that fills it: a checkpoint and its fsync no longer hold up the
+  writer (issue 10), and the thread runs while the writer works. Its
+  checkpoints are ``PASSIVE`` (they copy what no reader still needs and never
+  wait); durability is the same. :meth:`Store.purge` waits for one under way.
 
 Destruction that really destroys (RET-5)
 ----------------------------------------
@@ -92,7 +99,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -100,6 +107,10 @@ from contactpoint_sdk.errors import ConfigurationError
 from contactpoint_sdk.models.enums import ShieldGround
 from contactpoint_sdk.models.identifiers import DirectoryId
 from contactpoint_sdk.reference_server.matching import CandidateIndex, CandidateSummary
+
+if TYPE_CHECKING:
+    from contactpoint_sdk.reference_server.linkage_index import SqliteLinkageIndex, StagedProfile
+    from contactpoint_sdk.reference_server.linkage_profile import ChildProfile
 
 __all__ = [
     "ArchivedContactRow",
@@ -110,7 +121,9 @@ __all__ = [
     "InvolvementRow",
     "QueueName",
     "QueueRow",
+    "RecordStore",
     "SqliteStore",
+    "StagedStore",
     "Store",
     "SupplierRow",
 ]
@@ -124,8 +137,9 @@ _QUEUES: frozenset[str] = frozenset(
 LIVE = "live"
 ARCHIVED = "archived"
 
-#: WAL pages (4 KB) between automatic checkpoints (SQLite's default: 1,000).
-_WAL_CHECKPOINT_PAGES = 8192
+#: Rows changed between checkpoints of a file store's WAL (on a thread of
+#: its own: module notes), about 32 MB of WAL at a supply's rate of pages a row.
+_CHECKPOINT_CHANGES = 32_000
 
 #: How many idle read connections a file store keeps for the next reads.
 _IDLE_READERS = 8
@@ -423,6 +437,41 @@ class Store(CandidateIndex, Protocol):
         ...
 
 
+@runtime_checkable
+class RecordStore(CandidateIndex, Protocol):
+    """What applying one supply operation reads and writes: a :class:`Store`,
+    or a batch's :class:`StagedStore` (which holds the writes until the end
+    of the batch)."""
+
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+    def get_child(self, directory_id: str) -> ChildRow | None: ...
+
+    def child_exists(self, directory_id: str) -> bool: ...
+
+    def put_child(self, row: ChildRow) -> None: ...
+
+    def adoption_barrier(self, directory_id: str) -> str | None: ...
+
+    def get_contributions(self, directory_id: str) -> list[ContributionRow]: ...
+
+    def put_contribution(self, row: ContributionRow) -> None: ...
+
+    def get_involvements(self, directory_id: str) -> list[InvolvementRow]: ...
+
+    def put_involvement(self, row: InvolvementRow) -> None: ...
+
+    def delete_involvement(self, directory_id: str, supplier_id: str, reference: str) -> None: ...
+
+    def replace_identifiers(
+        self, directory_id: str, supplier_id: str, keys: Iterable[tuple[str, str]]
+    ) -> None: ...
+
+    def put_queue_item(self, queue: QueueName, row: QueueRow) -> None: ...
+
+    def put_held_operation(self, row: HeldOperationRow) -> None: ...
+
+
 #: The children table's definition: one row a record, with the columns the
 #: jobs and the search read (also the shape ``bench/bench_e2e_supply.py``'s
 #: floor writes, so the floor cannot drift from the real table).
@@ -678,6 +727,62 @@ def _queue(name: str) -> str:
     return name
 
 
+class _Checkpointer:
+    """Checkpoints a file store's WAL on a thread of its own, when woken
+    (module notes): the writer's commits never wait for a checkpoint."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        #: Held while checkpointing (:meth:`SqliteStore.purge` takes it too).
+        self.lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._failed = False
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> bool:
+        """Ask for a checkpoint; ``False`` if the thread cannot run one (the
+        caller then checkpoints itself)."""
+        if self._failed or self._stopping:
+            return False
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="contactpoint-wal-checkpoint", daemon=True
+            )
+            self._thread.start()
+        self._wake.set()
+        return True
+
+    def _run(self) -> None:
+        try:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            self._failed = True
+            return
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    return
+                with self.lock:
+                    # PASSIVE: copies what no reader still needs, never
+                    # waits for the writer or the readers.
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:
+                        self._failed = True
+                        return
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 class SqliteStore:
     """The embedded store: SQLite through the standard library.
 
@@ -697,6 +802,12 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        #: The linkage index kept in this database, if one is attached
+        #: (:meth:`.linkage_index.SqliteLinkageIndex.attach`): a batch's
+        #: :class:`StagedStore` keeps it up to date itself.
+        self.linkage: SqliteLinkageIndex | None = None
+        self._checkpointer: _Checkpointer | None = None
+        self._changes_checkpointed = 0
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -712,11 +823,10 @@ class SqliteStore:
             if str(mode).lower() != "wal":
                 raise ConfigurationError("the directory database cannot use WAL mode")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoint every 32 MB of WAL rather than every 4 MB: a supply
-            # batch writes about 3.5 MB, and a checkpoint (with its fsyncs)
-            # after nearly every batch cost a tenth of the ingest (issue 10).
-            # Durability is the same; purge() still truncates the WAL.
-            self._db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
+            # The WAL is checkpointed on a thread of its own, not by the
+            # commit that fills it (module notes).
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = _Checkpointer(self.path)
         with self.transaction():
             # executescript would COMMIT mid-way: run the statements one by one.
             for statement in _statements(_SCHEMA):
@@ -788,6 +898,18 @@ class SqliteStore:
                 raise
             self._depth = 0
             self._db.execute("COMMIT")
+            self._committed()
+
+    def _committed(self) -> None:
+        # After a commit: ask for a checkpoint once enough has changed.
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            return
+        changes = self._db.total_changes
+        if changes - self._changes_checkpointed >= _CHECKPOINT_CHANGES:
+            self._changes_checkpointed = changes
+            if not checkpointer.wake():
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -808,6 +930,8 @@ class SqliteStore:
             self._db.execute(f"RELEASE {name}")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock:
             self._db.close()
             with self._readers_lock:
@@ -1186,6 +1310,66 @@ class SqliteStore:
         "family_key FROM children WHERE "
     )
 
+    def identifier_owners(self, kind: str, value: str) -> list[tuple[str, str]]:
+        """``(directory_id, supplier_id)`` of every identifier index entry for
+        this key, in directory-identifier order."""
+        return [
+            (r["directory_id"], r["supplier_id"])
+            for r in self._all(
+                "SELECT directory_id, supplier_id FROM identifiers WHERE kind = ? AND value = ?",
+                (kind, value),
+            )
+        ]
+
+    def identifier_owners_many(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """:meth:`identifier_owners` of many keys at once (every key given
+        has an entry, empty if no record holds it)."""
+        found: dict[tuple[str, str], list[tuple[str, str]]] = {k: [] for k in keys}
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in found:
+            by_kind.setdefault(kind, []).append(value)
+        for kind, values in sorted(by_kind.items()):
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                rows = self._all(
+                    "SELECT value, directory_id, supplier_id FROM identifiers "  # noqa: S608
+                    f"WHERE kind = ? AND value IN ({', '.join('?' * len(chunk))})",
+                    [kind, *chunk],
+                )
+                for r in rows:
+                    found[(kind, r["value"])].append((r["directory_id"], r["supplier_id"]))
+        for owners in found.values():
+            owners.sort()
+        return found
+
+    def shielded_born_on_many(self, dates: Iterable[date]) -> dict[date, list[CandidateSummary]]:
+        """:meth:`shielded_born_on` of many dates at once, each in the same order."""
+        found: dict[date, list[CandidateSummary]] = {d: [] for d in dates}
+        days = sorted(d.isoformat() for d in found)
+        for start in range(0, len(days), 500):
+            chunk = days[start : start + 500]
+            rows = self._all(
+                self._SUMMARY
+                + f"date_of_birth IN ({', '.join('?' * len(chunk))}) AND shielded = 1 "
+                "AND state != 'merged' ORDER BY date_of_birth, rowid",
+                chunk,
+            )
+            for r in rows:
+                found[date.fromisoformat(r["date_of_birth"])].append(self._summary(r))
+        return found
+
+    def identifiers_of(self, directory_id: str) -> list[tuple[str, str, str]]:
+        """``(kind, value, supplier_id)`` of every identifier index entry of a record."""
+        return [
+            (r["kind"], r["value"], r["supplier_id"])
+            for r in self._all(
+                "SELECT kind, value, supplier_id FROM identifiers WHERE directory_id = ?",
+                (directory_id,),
+            )
+        ]
+
     def candidate(self, directory_id: str) -> CandidateSummary | None:
         r = self._one(
             self._SUMMARY + "directory_id = ?",
@@ -1273,7 +1457,10 @@ class SqliteStore:
             if self._depth:
                 raise RuntimeError("purge runs outside a transaction")
             if self.is_file:
-                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                checkpointer = self._checkpointer
+                guard = checkpointer.lock if checkpointer is not None else threading.Lock()
+                with guard:  # not while the checkpointer's thread checkpoints
+                    busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
                 if busy:
                     raise ConfigurationError("the WAL could not be checkpointed")
 
@@ -1458,6 +1645,459 @@ class SqliteStore:
                 self._run("DELETE FROM supplier_keys")
                 self._run("DELETE FROM suppliers")
         self.purge()
+
+
+_MISSING: Final[Any] = object()
+
+
+def _summary_of(row: ChildRow, identifiers: frozenset[tuple[str, str]]) -> CandidateSummary:
+    ground = row.shield_ground
+    return CandidateSummary(
+        directory_id=DirectoryId(row.directory_id),
+        date_of_birth=date.fromisoformat(row.date_of_birth),
+        live=row.state == LIVE,
+        shielded=row.shielded,
+        shield_ground=None if ground is None else ShieldGround(ground),
+        given_key=row.given_key,
+        family_key=row.family_key,
+        identifiers=identifiers,
+    )
+
+
+def _add(index: dict[str, str | list[str]], key: str, value: str) -> None:
+    """Add ``value`` under ``key`` (a string alone, a list once there are more)."""
+    found = index.get(key)
+    if found is None:
+        index[key] = value
+    elif isinstance(found, str):
+        if found != value:
+            index[key] = [found, value]
+    elif value not in found:
+        found.append(value)
+
+
+def _each(index: Mapping[str, str | list[str]], key: str) -> Sequence[str]:
+    """The values under ``key`` (:func:`_add`)."""
+    found = index.get(key)
+    if found is None:
+        return ()
+    return (found,) if isinstance(found, str) else found
+
+
+class StagedStore:
+    """A supply batch's writes, held in memory and written a few operations'
+    worth at a time, a few ``executemany`` a table (issue 10).
+
+    Inside one store transaction, an ingest applies the operations of a
+    batch to this store instead of the :class:`SqliteStore` under it. Each
+    read answers exactly as the store would if every write so far had gone
+    straight to it: the rows held (records, contributions, involvements, the
+    identifier index, adoption barriers) over the stored ones and, for the
+    matcher, the linkage index's profiles and keys of the records held
+    (:attr:`profiles`, :attr:`by_key`, read by
+    :meth:`~.linkage_index.SqliteLinkageIndex.candidates`). Where the store's
+    order of rows depends on when they were written (records born on one
+    day, in the order of their last write), so does this one's: a row
+    written goes after every stored one.
+
+    :meth:`prefetch` reads at once what the next operations will look up (the
+    identifier index entries of their children, the shielded records born on
+    their birthdays): the store does not change until the next :meth:`flush`.
+    :meth:`savepoint` rolls back in memory (a journal of the changes), so a
+    rejected operation leaves nothing, as an SQLite savepoint did.
+    :meth:`flush` writes what is held, between operations: each record's last
+    row (in the order of the last writes), its barrier, contributions,
+    involvements (and deletions), identifier index entries, queue items and
+    held operations; and, with the triggers paused, the linkage index's
+    profiles and keys of the records written, made once per write from the
+    data in hand (the very values the triggers would have written). It then
+    holds nothing (nor anything read ahead): later reads go to the store,
+    which now has it all. A batch whose transaction rolls back leaves nothing.
+    """
+
+    def __init__(self, base: SqliteStore) -> None:
+        self._base = base
+        self._linkage = base.linkage
+        self._seq = 0
+        self._journal: list[tuple[dict[Any, Any], Any, Any]] = []
+        self._depth = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        # What is held is kept in few objects the garbage collector tracks
+        # (strings and numbers rather than tuples, where they will do): a
+        # batch's decoded operations already fill most of a young generation.
+        #: Records known not to be stored (a new record's fresh identifier).
+        self._new: set[str] = set()
+        self._children: dict[str, ChildRow] = {}
+        #: When each record was last written (rows are listed in that order).
+        self._seqs: dict[str, int] = {}
+        # Reverse indexes of what is held, only ever added to (no journal):
+        # each entry is checked against the held row or keys when read.
+        self._born: dict[str, str | list[str]] = {}
+        self._owners: dict[str, str | list[str]] = {}
+        self._barriers: dict[str, str] = {}
+        self._contributions: dict[str, dict[str, ContributionRow]] = {}
+        self._involvements: dict[str, dict[tuple[str, str], InvolvementRow | None]] = {}
+        self._identifiers: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
+        self._queues: dict[tuple[str, str], QueueRow] = {}
+        self._held: dict[str, HeldOperationRow] = {}
+        self._hints: dict[str, ChildProfile] = {}
+        #: The linkage profiles of the records held (``None``: none, the
+        #: record is not live or its profile could not be made).
+        self.profiles: dict[str, StagedProfile | None] = {}
+        #: Blocking key -> the record, or records, held that are, or were,
+        #: indexed under it (only added to; read against :attr:`profiles`).
+        self.by_key: dict[str, str | list[str]] = {}
+        # The store's answers to look-ups read ahead (prefetch).
+        self._stored_owners: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._stored_shielded: dict[date, list[CandidateSummary]] = {}
+
+    # --- the batch ---------------------------------------------------------------
+
+    def __enter__(self) -> StagedStore:
+        if self._linkage is not None:
+            self._linkage.overlay = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._linkage is not None and self._linkage.overlay is self:
+            self._linkage.overlay = None
+
+    def prefetch(self, identifiers: Iterable[tuple[str, str]], born: Iterable[date]) -> None:
+        """Read at once what the next operations will ask the store (until
+        the next :meth:`flush`): the records holding these identifier keys,
+        and the shielded records born on these days."""
+        self._stored_owners.update(self._base.identifier_owners_many(identifiers))
+        self._stored_shielded.update(self._base.shielded_born_on_many(born))
+
+    def mark_new(self, directory_id: str, profile: ChildProfile | None = None) -> None:
+        """``directory_id`` is no stored record's (checked by the caller).
+        ``profile``: the new record's linkage profile but for its identifier,
+        where the caller knows it (the matcher's profile of the supplied
+        child the record is made from: the very profile the index would make
+        from the record), used when its row is written instead of making it
+        again."""
+        self._new.add(directory_id)
+        if profile is not None:
+            self._hints[directory_id] = profile
+
+    # --- the journal ---------------------------------------------------------------
+
+    def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        if self._depth:
+            self._journal.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def _inner(self, table: dict[str, dict[Any, Any]], key: str) -> dict[Any, Any]:
+        inner = table.get(key)
+        if inner is None:
+            inner = {}
+            self._set(table, key, inner)
+        return inner
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        mark = len(self._journal)
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            journal = self._journal
+            while len(journal) > mark:
+                table, key, old = journal.pop()
+                if old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+            raise
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self._journal.clear()
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get_child(self, directory_id: str) -> ChildRow | None:
+        staged = self._children.get(directory_id)
+        if staged is not None:
+            return staged
+        if directory_id in self._new:
+            return None
+        return self._base.get_child(directory_id)
+
+    def child_exists(self, directory_id: str) -> bool:
+        if directory_id in self._children:
+            return True
+        return directory_id not in self._new and self._base.child_exists(directory_id)
+
+    def adoption_barrier(self, directory_id: str) -> str | None:
+        staged = self._barriers.get(directory_id)
+        if staged is not None or directory_id in self._new:
+            return staged
+        return self._base.adoption_barrier(directory_id)
+
+    def get_contributions(self, directory_id: str) -> list[ContributionRow]:
+        rows = [] if directory_id in self._new else self._base.get_contributions(directory_id)
+        staged = self._contributions.get(directory_id)
+        if staged:
+            rows = [r for r in rows if r.supplier_id not in staged]
+            rows.extend(staged.values())
+            rows.sort(key=lambda r: r.version)
+        return rows
+
+    def get_involvements(self, directory_id: str) -> list[InvolvementRow]:
+        rows = [] if directory_id in self._new else self._base.get_involvements(directory_id)
+        staged = self._involvements.get(directory_id)
+        if staged:
+            rows = [r for r in rows if (r.supplier_id, r.reference) not in staged]
+            rows.extend(r for r in staged.values() if r is not None)
+            rows.sort(key=lambda r: r.directory_reference)
+        return rows
+
+    def find_identifier(self, kind: str, value: str) -> list[str]:
+        replaced = self._identifiers
+        key = (kind, value)
+        stored = self._stored_owners.get(key)
+        if stored is None:
+            stored = self._base.identifier_owners(kind, value)
+        found = {d for d, s in stored if s not in replaced.get(d, ())}
+        for d in _each(self._owners, f"{kind}\x1f{value}"):
+            if any(key in given for given in replaced.get(d, {}).values()):
+                found.add(d)
+        return sorted(found)
+
+    def _identifier_keys(self, directory_id: str) -> frozenset[tuple[str, str]]:
+        staged = self._identifiers.get(directory_id, {})
+        keys: set[tuple[str, str]] = set()
+        if directory_id not in self._new:
+            keys.update(
+                (k, v) for k, v, s in self._base.identifiers_of(directory_id) if s not in staged
+            )
+        for given in staged.values():
+            keys.update(given)
+        return frozenset(keys)
+
+    def candidate(self, directory_id: str) -> CandidateSummary | None:
+        staged = self._children.get(directory_id)
+        if staged is None and directory_id not in self._identifiers:
+            return None if directory_id in self._new else self._base.candidate(directory_id)
+        row = staged if staged is not None else self._base.get_child(directory_id)
+        return None if row is None else _summary_of(row, self._identifier_keys(directory_id))
+
+    def _born_on(
+        self, date_of_birth: date, stored: list[CandidateSummary], keep: Any
+    ) -> list[CandidateSummary]:
+        # Stored records first, in the store's order, then those held in the
+        # order of their last write: a written row goes to the end of the
+        # table (a new rowid), as it would have.
+        out: list[CandidateSummary] = []
+        for found in stored:
+            key = str(found.directory_id)
+            if key in self._children:
+                continue
+            if key in self._identifiers:
+                again = self.candidate(key)
+                if again is not None:
+                    out.append(again)
+                continue
+            out.append(found)
+        born = date_of_birth.isoformat()
+        children, seqs = self._children, self._seqs
+        written = sorted(
+            (d for d in _each(self._born, born) if d in children), key=seqs.__getitem__
+        )
+        for row in (children[d] for d in written):
+            if row.date_of_birth == born and keep(row):
+                out.append(_summary_of(row, self._identifier_keys(row.directory_id)))
+        return out
+
+    def shielded_born_on(self, date_of_birth: date) -> list[CandidateSummary]:
+        stored = self._stored_shielded.get(date_of_birth)
+        return self._born_on(
+            date_of_birth,
+            self._base.shielded_born_on(date_of_birth) if stored is None else stored,
+            lambda row: row.shielded and row.state != "merged",
+        )
+
+    def live_named_born_on(
+        self, date_of_birth: date, given_key: str, family_key: str
+    ) -> list[CandidateSummary]:
+        return self._born_on(
+            date_of_birth,
+            self._base.live_named_born_on(date_of_birth, given_key, family_key),
+            lambda row: (
+                row.state == LIVE and row.family_key == family_key and row.given_key == given_key
+            ),
+        )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def put_child(self, row: ChildRow) -> None:
+        key = row.directory_id
+        if row.shield_ground in ADOPTION_BARRIER_GROUNDS:
+            if self.adoption_barrier(key) is None:
+                self._set(self._barriers, key, row.shield_ground)
+        else:
+            barrier = self.adoption_barrier(key)
+            if barrier is not None:
+                row = attrs.evolve(row, shield_ground=barrier)
+        _add(self._born, row.date_of_birth, key)
+        self._seq += 1
+        self._set(self._children, key, row)
+        self._set(self._seqs, key, self._seq)
+        linkage = self._linkage
+        if linkage is None:
+            return
+        hint = self._hints.pop(key, None)
+        if row.state != LIVE:
+            entry = None
+        elif hint is not None and not row.shielded and row.shield_ground is None:
+            entry = linkage.entry_of(key, hint)
+        else:
+            entry = linkage.staged_entry(key, row.record, row.shielded, row.shield_ground)
+        if entry is not None:
+            by_key = self.by_key
+            for k in entry.keys:
+                _add(by_key, k, key)
+        self._set(self.profiles, key, entry)
+
+    def put_contribution(self, row: ContributionRow) -> None:
+        self._set(self._inner(self._contributions, row.directory_id), row.supplier_id, row)
+
+    def put_involvement(self, row: InvolvementRow) -> None:
+        inner = self._inner(self._involvements, row.directory_id)
+        self._set(inner, (row.supplier_id, row.reference), row)
+
+    def delete_involvement(self, directory_id: str, supplier_id: str, reference: str) -> None:
+        self._set(self._inner(self._involvements, directory_id), (supplier_id, reference), None)
+
+    def replace_identifiers(
+        self, directory_id: str, supplier_id: str, keys: Iterable[tuple[str, str]]
+    ) -> None:
+        given = tuple(dict.fromkeys(keys))
+        inner = self._inner(self._identifiers, directory_id)
+        for kind, value in given:
+            _add(self._owners, f"{kind}\x1f{value}", directory_id)
+        self._set(inner, supplier_id, given)
+
+    def put_queue_item(self, queue: QueueName, row: QueueRow) -> None:
+        self._set(self._queues, (_queue(queue), row.item_id), row)
+
+    def put_held_operation(self, row: HeldOperationRow) -> None:
+        self._set(self._held, row.item_id, row)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what is held (inside the caller's transaction, between
+        operations), then hold nothing: later reads go to the store."""
+        if self._depth:
+            raise RuntimeError("a staged batch is written between operations")
+        base, new = self._base, self._new
+        with base.lock:
+            if not base._depth:  # the same module's store
+                raise RuntimeError("a staged batch is written inside a transaction")
+            db = base.connection
+            seqs, children = self._seqs, self._children
+            rows = [_child_params(children[d]) for d in sorted(children, key=seqs.__getitem__)]
+            linkage = self._linkage
+            if linkage is None:
+                db.executemany(_PUT_CHILD, rows)
+            else:
+                with linkage.paused():
+                    db.executemany(_PUT_CHILD, rows)
+            db.executemany(
+                "INSERT OR IGNORE INTO adoption_barriers (directory_id, ground) VALUES (?, ?)",
+                list(self._barriers.items()),
+            )
+            db.executemany(
+                _PUT_CONTRIBUTION,
+                [
+                    (
+                        c.directory_id,
+                        c.supplier_id,
+                        c.version,
+                        c.received_at,
+                        c.local_authority,
+                        c.child,
+                    )
+                    for inner in self._contributions.values()
+                    for c in inner.values()
+                ],
+            )
+            gone: list[tuple[str, str, str]] = []
+            kept: list[tuple[str, str, str, str, str]] = []
+            for directory_id, involvements in self._involvements.items():
+                for (supplier_id, reference), i in involvements.items():
+                    if i is not None:
+                        kept.append(
+                            (
+                                i.directory_id,
+                                i.supplier_id,
+                                i.reference,
+                                i.directory_reference,
+                                i.involvement,
+                            )
+                        )
+                    elif directory_id not in new:
+                        gone.append((directory_id, supplier_id, reference))
+            db.executemany(
+                "DELETE FROM involvements WHERE directory_id = ? AND supplier_id = ? "
+                "AND reference = ?",
+                gone,
+            )
+            db.executemany(_PUT_INVOLVEMENT, kept)
+            db.executemany(
+                "DELETE FROM identifiers WHERE directory_id = ? AND supplier_id = ?",
+                [
+                    (directory_id, supplier_id)
+                    for directory_id, given in self._identifiers.items()
+                    if directory_id not in new
+                    for supplier_id in given
+                ],
+            )
+            db.executemany(
+                _PUT_IDENTIFIER,
+                [
+                    (kind, value, directory_id, supplier_id)
+                    for directory_id, given in self._identifiers.items()
+                    for supplier_id, keys in given.items()
+                    for kind, value in keys
+                ],
+            )
+            queues: dict[str, list[tuple[object, ...]]] = {}
+            for (queue, _), q in self._queues.items():
+                queues.setdefault(queue, []).append(
+                    (
+                        q.item_id,
+                        q.local_authority,
+                        q.directory_id,
+                        q.supplier_id,
+                        q.status,
+                        q.raised_at,
+                        q.body,
+                        q.detail,
+                    )
+                )
+            for queue, queued in queues.items():
+                db.executemany(
+                    f"INSERT OR REPLACE INTO {_queue(queue)} "  # noqa: S608
+                    "(item_id, local_authority, directory_id, supplier_id, status, raised_at, "
+                    "body, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    queued,
+                )
+            db.executemany(
+                "INSERT OR REPLACE INTO held_operations (item_id, supplier_id, agreement_id, "
+                "operation) VALUES (?, ?, ?, ?)",
+                [
+                    (h.item_id, h.supplier_id, h.agreement_id, h.operation)
+                    for h in self._held.values()
+                ],
+            )
+            if linkage is not None:
+                linkage.write_staged(self.profiles, new)
+        self._clear()
 
 
 def _statements(script: str) -> list[str]:
