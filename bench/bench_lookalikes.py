@@ -9,7 +9,8 @@ default, as ``bench_e2e_supply.py``); ``--sample K`` runs the probabilistic
 step for one child in ``K`` (the others still go through the strong step and
 are kept as records when it finds nothing); ``--unique-nhs`` treats an NHS
 number the generator issues a second time as a different number (what a
-generator that never reissues, or real data, gives: see below). A million
+generator that never reissues, or real data, gives: see below; since issue
+10's fix the generator never reissues, so the option changes nothing). A million
 children took 3.5 to 6 minutes (load average 3 to 4) and 830 MB at peak on
 the shared 2-core machine; ``--records 300000`` about a minute.
 
@@ -34,9 +35,11 @@ At each checkpoint it prints:
   already held by another record) or the **probabilistic** step;
 - for strong-step holds, which identifier kind was already held, how many
   of those NHS numbers the generator had issued before (its fictional range,
-  999 000 000x-999 999 999x, holds 909,091 valid numbers, and
-  :class:`~contactpoint_sdk.synthetic._ids.IdMinter` then starts again), and
-  how many of those children carry no other identifier;
+  999 000 000x-999 999 999x, holds 909,091 valid numbers; before issue 10's
+  fix :class:`~contactpoint_sdk.synthetic._ids.IdMinter` then started again,
+  from about the 928,000th child; now it never reissues, and the population,
+  told its size by ``children(n)``, keeps the numbers for the children with no
+  other identifier), and how many of those children carry no other identifier;
 - every blocked candidate pair by match-weight band (the weights the matcher
   computes, before any floor), by the rules' verdict;
 - for probabilistic holds, what the held child shares with its best
@@ -44,7 +47,8 @@ At each checkpoint it prints:
   generator's household) or not, and the commonest comparison vectors;
 - the holds left once the generator neither reissues NHS numbers nor gives
   brothers and sisters the same (or a nickname or one-letter variant of the
-  same) given name: an estimate, by subtraction.
+  same) given name: an estimate, by subtraction. The generator has done
+  neither since issue 10's fix, so both counts should be 0.
 """
 
 from __future__ import annotations
@@ -513,7 +517,8 @@ def print_generator() -> None:
     print("generator pools (contactpoint_sdk.synthetic, from Faker's en_GB lists):")
     print(
         f"  given names: {len(MALE_NAMES)} male, {len(FEMALE_NAMES)} female, drawn uniformly"
-        f" (each {100 / len(MALE_NAMES):.2f}% of its sex)"
+        f" (each {100 / len(MALE_NAMES):.2f}% of its sex); never one a brother or sister"
+        " has, or the matcher could take for one"
     )
     print(
         f"  family names: {len(surnames)} (effective number 1/sum(p^2) "
@@ -525,7 +530,10 @@ def print_generator() -> None:
         f"  postcodes: {len(KNOWN_LAS)} local authorities x {POSTCODES_PER_AREA} = {postcodes:,}"
         " (house numbers 1-120)"
     )
-    print(f"  NHS numbers: the 999 test range, {NHS_TEST_RANGE:,} valid numbers, then again")
+    print(
+        f"  NHS numbers: the 999 test range, {NHS_TEST_RANGE:,} valid numbers, never reissued"
+        " (kept for children with no other identifier once they run short)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -125,7 +125,8 @@ def test_same_seed_gives_identical_hard_cases() -> None:
 
 
 def test_children_streams() -> None:
-    stream = _population().children(10**9)
+    population = _population()
+    stream = population.children(population.max_size)  # millions: streamed, not made at once
     assert isinstance(stream, types.GeneratorType)
     assert isinstance(next(stream), ChildRecord)
     assert list(_population().children(0)) == []

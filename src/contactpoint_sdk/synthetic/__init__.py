@@ -31,6 +31,32 @@ unless ``sensitive_without_consent`` says otherwise (SENS-1, SENS-2); shields
 with reviews, some overdue (SHLD-2..SHLD-4); deaths within the last year
 (RET-3); 18–24 year olds kept with a RET-2 extension.
 
+Identifiers are never issued twice within a population (REC-1, SUP-7: a
+reissued number would make two children look like one). Each range stops
+with :class:`SyntheticRangeExhausted` (a ``ConfigurationError``) rather than
+start again. The NHS number test range holds 909,091 numbers: a population
+that would otherwise use them up (beyond about 925,000 children) keeps, once
+it must, what is left for the children still to come who will have no other
+identifier (mostly those below Reception), and from then on gives children
+who have a UPN, ULN or school reference only the few numbers its estimate of
+that need leaves over; every child before that point is exactly as in a
+smaller population. It plans from ``Population(size=...)`` and from
+``children(n)``; it can plan for 3.0 to 3.7 million children at most (by
+``today``'s month: five years of births are below Reception in August, four in
+September), and refuses more at once. A larger population (England's twelve
+million) needs more NHS numbers than the test range has: a decision for the
+specification (FORMATS.md), not the generator. A school past 1,000 UPNs in a
+year moves on to a further establishment number of its LA; a school reference
+already issued at its school moves on to the next free one, and a directory
+identifier already issued is drawn again (see ``_ids.py``).
+
+Brothers and sisters (one household: :meth:`Population.child`,
+:meth:`Population.twins`, :meth:`Population.siblings`) never share a given
+name, nor carry two the reference directory's matcher could take for one
+another (a nickname, a one-letter variant: ``Ben`` and ``Benjamin``, ``Barry``
+and ``Harry``), as families rarely name them so; such siblings were held for
+review as possible duplicates.
+
 Hard cases for record matching (SUP-7, SHLD-7) come from
 :meth:`Population.twins`, :meth:`Population.siblings`,
 :meth:`Population.with_typo`, :meth:`Population.with_name_change`,
@@ -43,7 +69,15 @@ variants, come from :class:`SyntheticSchool` and :func:`ctf_bytes`
 Needs the ``synthetic`` extra (Faker), for its name and place lists only.
 """
 
+from contactpoint_sdk.synthetic._ids import SyntheticRangeExhausted
 from contactpoint_sdk.synthetic._population import DEFAULT_LA_CODES, Population
 from contactpoint_sdk.synthetic.ctf import SyntheticSchool, broken_variants, ctf_bytes
 
-__all__ = ["DEFAULT_LA_CODES", "Population", "SyntheticSchool", "broken_variants", "ctf_bytes"]
+__all__ = [
+    "DEFAULT_LA_CODES",
+    "Population",
+    "SyntheticRangeExhausted",
+    "SyntheticSchool",
+    "broken_variants",
+    "ctf_bytes",
+]

@@ -1,7 +1,33 @@
-"""The synthetic population generator; see :mod:`contactpoint_sdk.synthetic`."""
+"""The synthetic population generator; see :mod:`contactpoint_sdk.synthetic`.
+
+NHS numbers (issue 10). The 999 test range holds 909,091 numbers and the
+minter never issues one twice (:mod:`._ids`). Most children get one (every
+child under five, 97% of the others); a child with no UPN, ULN or school
+reference (mostly those below Reception: 22% to 28% of children, by
+``today``'s month) must. A population plans for the most children it has been
+told about (``size``, or the children made so far plus ``n`` at each
+``children(n)``) and gives an NHS number to a child who has another identifier
+only while more numbers are left than the children still planned will need:
+(share below Reception + 2%) of them, plus 4 x their square root, plus 50.
+So nothing changes until a population of about 925,000 would run out; in a
+million-child population most of the last tenth or so of its children who
+have a UPN or ULN get no NHS number (a few get what the margin leaves over).
+The plan can hold at most :attr:`Population.max_size` children (3.0 to 3.7
+million); a population that makes more than it planned gives NHS numbers
+while they last and then raises
+:class:`~._ids.SyntheticRangeExhausted` at the first child with nothing else.
+The decision uses no random draw, so every other value is unchanged.
+
+Given names of brothers and sisters (one ``_Household``): a drawn name that a
+sibling has, or that the matcher could take for a sibling's
+(:mod:`._sibling_names`), is drawn again from the same sex's names, by a
+generator of its own, so that the main generator, and every other value of
+the stream, is as if the first name had been kept.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections.abc import Iterator, Sequence
@@ -60,7 +86,8 @@ from contactpoint_sdk.synthetic._data import (
     SURNAME_POOL,
     SURNAMES,
 )
-from contactpoint_sdk.synthetic._ids import IdMinter
+from contactpoint_sdk.synthetic._ids import NHS_TEST_RANGE, IdMinter
+from contactpoint_sdk.synthetic._sibling_names import BLOCKED_BY
 
 __all__ = ["DEFAULT_LA_CODES", "Population"]
 
@@ -88,6 +115,13 @@ _OPEN_HOUSEHOLDS = 64
 _HOUSEHOLD_SIZES: Final = (1,) * 45 + (2,) * 38 + (3,) * 13 + (4,) * 4
 _JOIN_RATE = 0.43
 _NAME_CACHE_LIMIT = 400_000
+# NHS numbers kept for the children still to come who will have no other
+# identifier: (share of children below Reception + _NHS_NEED_MARGIN) * children
+# + _NHS_NEED_SIGMAS * sqrt(children) + _NHS_NEED_SLACK. School-age children with
+# no UPN, ULN or school reference are about 0.65%; the margin covers them.
+_NHS_NEED_MARGIN = 0.02
+_NHS_NEED_SIGMAS = 4.0
+_NHS_NEED_SLACK = 50.0
 
 _SEXUAL_HEALTH_KINDS: Final = tuple(
     k for k in ServiceKind if k.category is not None and k.value.startswith("sexual_health")
@@ -176,6 +210,7 @@ class _Household:
         "capacity",
         "dobs",
         "family_name",
+        "given_names",
         "gp",
         "looked_after",
         "parents",
@@ -205,6 +240,10 @@ class _Household:
         self.gp = gp
         self.capacity = 1
         self.dobs: list[int] = []
+        #: The given (and preferred given) names of the children so far: a
+        #: brother or sister gets none of them, nor one the matcher could take
+        #: for one of them (``BLOCKED_BY``).
+        self.given_names: set[str] = set()
 
     @property
     def carer_names(self) -> tuple[PersonName, ...]:
@@ -230,6 +269,20 @@ class Population:
     consent policy must refuse (SENS-2). By default every sensitive
     involvement carries valid consent.
 
+    ``size`` is how many children the population will make in all (by
+    :meth:`child`, :meth:`children`, :meth:`twins` and :meth:`siblings`), if
+    known; :meth:`children` raises it to the children made so far plus ``n``.
+    The NHS number test range holds 909,091 numbers and none is ever issued
+    twice, so a population that would otherwise use them up (beyond about
+    925,000 children) stops giving NHS numbers to children who have a UPN,
+    ULN or school reference once what is left is needed for the children
+    still to come who will have nothing else (mostly those below Reception);
+    every child before that point is exactly as in a smaller population.
+    ``size`` at most :attr:`max_size` (3.0 to 3.7 million, depending on
+    ``today``'s month), else ``ConfigurationError``. A population that makes
+    more children than it was told may use the range up:
+    :class:`~contactpoint_sdk.synthetic.SyntheticRangeExhausted`.
+
     Every contact detail is reserved for fiction: phone numbers in Ofcom's
     drama ranges, email at example.org/.com/.net, NHS numbers in the 999 test
     range.
@@ -243,7 +296,9 @@ class Population:
 
     Speed: each record is built by the model's own constructors, so every
     check runs; ``bench/bench_synthetic.py --explain`` shows where the time
-    goes. Memory stays bounded however many records are streamed.
+    goes. Memory stays bounded however many records are streamed, but for
+    about 10 bytes a record that keep directory identifiers unique, and the
+    UPN and school-reference counters (issue 10).
     """
 
     def __init__(
@@ -254,6 +309,7 @@ class Population:
         la_codes: Sequence[str] | None = None,
         sensitive_rate: float = 1.0,
         sensitive_without_consent: float = 0.0,
+        size: int | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigurationError("seed must be an int", code="synthetic_seed")
@@ -283,6 +339,12 @@ class Population:
 
         self._rng = random.Random(f"contactpoint-synthetic/{seed}")  # noqa: S311 - not secret
         self._rand = self._rng.random
+        # Draws again a given name a brother or sister already has (or one the
+        # matcher could take for it); its own generator, so that the main one,
+        # and with it every other value, is as if the first name had been kept.
+        self._sibling_rand = random.Random(  # noqa: S311 - not secret
+            f"contactpoint-synthetic/{seed}/sibling-names"
+        ).random
         self._ids = IdMinter(self._rng)
         self._areas: list[Area | None] = [None] * len(codes)
         self._area_index = {code: i for i, code in enumerate(codes)}
@@ -307,16 +369,61 @@ class Population:
         self._any_sensitive = min(
             1.0, (_SEXUAL_HEALTH + _MENTAL_HEALTH + _SUBSTANCE_MISUSE) * sensitive_rate
         )
+        # NHS numbers (module docstring): the share of children who will have no
+        # other identifier, from the share born after the 1 September that
+        # starts the Reception year's births.
+        below_reception = date(self._academic_year - 4, 9, 1).toordinal()
+        self._nhs_need = (
+            min(1.0, (self._today_ord - below_reception + 1) / self._child_span) + _NHS_NEED_MARGIN
+        )
+        need, sigmas = self._nhs_need, _NHS_NEED_SIGMAS
+        root = (-sigmas + math.sqrt(sigmas**2 + 4 * need * (NHS_TEST_RANGE - _NHS_NEED_SLACK))) / (
+            2 * need
+        )
+        #: The most children a population can plan for (the ``size`` limit).
+        self.max_size: int = int(root * root)
+        self._made = 0
+        self._plan = 0
+        # Children up to this one (by ``_made``) may have a spare NHS number
+        # without asking _spare_nhs again.
+        self._nhs_sure_until = 0
+        if size is not None:
+            self._raise_plan(size)
 
     # --- public API ------------------------------------------------------------
 
     def children(self, n: int) -> Iterator[ChildRecord]:
-        """``n`` new children, one at a time (nothing is kept between them)."""
-        if n < 0:
-            raise ValueError("n must not be negative")
+        """``n`` new children, one at a time (nothing is kept between them).
+
+        The population plans for them (``size``): ``ConfigurationError`` at
+        once if the children made so far and ``n`` are more than
+        :attr:`max_size`.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError("n must be a whole number, not negative")
+        self._raise_plan(self._made + n)
+        return self._stream(n)
+
+    def _stream(self, n: int) -> Iterator[ChildRecord]:
         child = self.child
         for _ in range(n):
             yield child()
+
+    def _raise_plan(self, size: object) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ConfigurationError(
+                "size must be a whole number of children, not negative", code="synthetic_size"
+            )
+        if size > self.max_size:
+            raise ConfigurationError(
+                f"a population of {size:,} children is more than the NHS number test "
+                f"range can serve: about {self.max_size:,} at most, as children below "
+                f"Reception age have no other identifier and the range holds "
+                f"{NHS_TEST_RANGE:,} numbers, none issued twice",
+                code="synthetic_size",
+            )
+        self._plan = max(self._plan, size)
+        self._nhs_sure_until = 0  # a larger plan keeps more back: ask again
 
     def child(self, la_code: str | None = None) -> ChildRecord:
         """One new child, in ``la_code`` or in a random one of the population's LAs.
@@ -377,7 +484,7 @@ class Population:
         household = self._household(self._pick_area(la_code))
         dob_ord = self._today_ord - int(self._rand() * self._child_span)
         first = self._child(household, dob_ord)
-        second = self._child(household, dob_ord, avoid_given=first.name.given_name)
+        second = self._child(household, dob_ord)
         shared = [inv for inv in first.involvements if inv.service in _CURRENT_SETTINGS]
         own = [inv for inv in second.involvements if inv.service not in _CURRENT_SETTINGS]
         return first, attrs.evolve(second, involvements=(*shared, *own))
@@ -724,8 +831,9 @@ class Population:
             return area.secondaries[int(rand() * len(area.secondaries))]
         return area.colleges[int(rand() * len(area.colleges))]
 
-    def _child(self, hh: _Household, dob_ord: int, avoid_given: str | None = None) -> ChildRecord:
+    def _child(self, hh: _Household, dob_ord: int) -> ChildRecord:
         rand = self._rand
+        self._made += 1
         today_ord = self._today_ord
         area = hh.area
         ids = self._ids
@@ -750,8 +858,9 @@ class Population:
         else:
             gender, names = Gender.NOT_KNOWN, (MALE_NAMES if rand() < 0.5 else FEMALE_NAMES)
         given = names[int(rand() * _N_FIRST)]
-        while given == avoid_given:
-            given = names[int(rand() * _N_FIRST)]
+        taken = hh.given_names
+        if taken and not BLOCKED_BY[given].isdisjoint(taken):
+            given = self._other_name(names, taken)  # a brother or sister has it, or one like it
         family = hh.family_name
         r = rand()
         if r < 0.02:
@@ -761,12 +870,20 @@ class Population:
             name = self._person(given, family)
         else:
             middle = names[int(rand() * _N_FIRST)]
+            middles = (middle, names[int(rand() * _N_FIRST)]) if r > 0.88 else (middle,)
+            preferred = None
+            if r > 0.985:
+                preferred = names[int(rand() * _N_FIRST)]
+                if taken and not BLOCKED_BY[preferred].isdisjoint(taken):
+                    preferred = self._other_name(names, taken)  # compared as a given name
+                taken.add(preferred)
             name = PersonName(
                 given_name=given,
                 family_name=family,
-                middle_names=(middle, names[int(rand() * _N_FIRST)]) if r > 0.88 else (middle,),
-                preferred_given_name=names[int(rand() * _N_FIRST)] if r > 0.985 else None,
+                middle_names=middles,
+                preferred_given_name=preferred,
             )
+        taken.add(given)
 
         involvements: list[Involvement] = []
         add = involvements.append
@@ -876,9 +993,11 @@ class Population:
         if age >= 5 and rand() < self._any_sensitive:
             self._sensitive_services(involvements, hh, dob_ord, age)
 
-        # Source identifiers (REC-1): at least one.
+        # Source identifiers (REC-1): at least one. An NHS number for most, and
+        # for every child with no other identifier; for the others only while
+        # the range has more than the children still to come will need.
         r = rand()
-        nhs = ids.nhs_number() if age < 5 or r < 0.97 else None
+        wants_nhs = age < 5 or r < 0.97
         upn = None
         former_upns: tuple[Upn, ...] = ()
         school_refs: tuple[SchoolReference, ...] = ()
@@ -893,15 +1012,16 @@ class Population:
                         ids.upn(area.code, other.establishment, other.upn_sum, cohort + 4),
                     )
             if school is not None and rand() < 0.04:
-                school_refs = (
-                    SchoolReference(
-                        area.code + school.establishment, f"A{int(rand() * 99999):05d}"
-                    ),
-                )
+                school_refs = (ids.school_reference(area.code + school.establishment, rand()),)
             if age >= 14 and rand() < 0.6:
                 uln = ids.uln()
-        if nhs is None and upn is None and uln is None and not school_refs:
+        has_other = upn is not None or uln is not None or bool(school_refs)
+        if not has_other or (
+            wants_nhs and (self._made <= self._nhs_sure_until or self._spare_nhs())
+        ):
             nhs = ids.nhs_number()
+        else:
+            nhs = None
 
         # Rare: a shield, a death in the last year.
         r = rand()
@@ -931,6 +1051,32 @@ class Population:
             died_on=died_on,
             retention_extension=extension,
         )
+
+    def _other_name(self, names: tuple[str, ...], taken: set[str]) -> str:
+        """A name of ``names`` (one sex's) neither in ``taken`` nor one the matcher
+        could take for one of those, from the sibling-name generator (``__init__``)."""
+        free = [n for n in names if BLOCKED_BY[n].isdisjoint(taken)]
+        return free[int(self._sibling_rand() * len(free))]
+
+    def _spare_nhs(self) -> bool:
+        """Whether a child with another identifier may have an NHS number too:
+        the range keeps enough for the children still planned (module docstring).
+
+        With ``margin`` numbers over what is kept back, the next children up to
+        ``margin`` later may too: each child takes at most one number, and what
+        is kept back only shrinks as children are made (a larger plan resets
+        ``_nhs_sure_until``).
+        """
+        made = self._made
+        left = self._plan - made
+        kept = 0.0
+        if left > 0:
+            kept = self._nhs_need * left + _NHS_NEED_SIGMAS * math.sqrt(left) + _NHS_NEED_SLACK
+        margin = self._ids.nhs_numbers_left - kept
+        if margin <= 0:
+            return False
+        self._nhs_sure_until = made + math.ceil(margin) - 1
+        return True
 
     def _extension(self, dob: date, age: int) -> RetentionExtension:
         """Consent, given at 17, to keep an 18-24 year old's record (RET-2)."""
