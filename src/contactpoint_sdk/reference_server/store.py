@@ -24,6 +24,9 @@ Durability and atomicity
   writer (issue 10), and the thread runs while the writer works. Its
   checkpoints are ``PASSIVE`` (they copy what no reader still needs and never
   wait); durability is the same. :meth:`Store.purge` waits for one under way.
+  Past ``_WAL_RESTART_FRAMES`` frames (a writer that never pauses, which a
+  ``PASSIVE`` checkpoint never catches up with) the writer restarts the WAL
+  itself between transactions (``RESTART``), so the WAL stays bounded.
 
 Destruction that really destroys (RET-5)
 ----------------------------------------
@@ -140,6 +143,13 @@ ARCHIVED = "archived"
 #: Rows changed between checkpoints of a file store's WAL (on a thread of
 #: its own: module notes), about 32 MB of WAL at a supply's rate of pages a row.
 _CHECKPOINT_CHANGES = 32_000
+
+#: WAL frames past which the writer itself restarts the WAL
+#: (``wal_checkpoint(RESTART)`` between its transactions): a ``PASSIVE``
+#: checkpoint beside a writer that never stops never catches up with it, and
+#: the WAL would grow without bound (it reached 54 GB in a 1,000,000-record
+#: supply). 65,536 frames: 256 MB of 4 KB pages.
+_WAL_RESTART_FRAMES = 65_536
 
 #: How many idle read connections a file store keeps for the next reads.
 _IDLE_READERS = 8
@@ -739,6 +749,8 @@ class _Checkpointer:
         self._stopping = False
         self._failed = False
         self._thread: threading.Thread | None = None
+        #: Frames in the WAL at the last checkpoint (its ``log`` figure).
+        self.wal_frames = 0
 
     def wake(self) -> bool:
         """Ask for a checkpoint; ``False`` if the thread cannot run one (the
@@ -769,7 +781,8 @@ class _Checkpointer:
                     # PASSIVE: copies what no reader still needs, never
                     # waits for the writer or the readers.
                     try:
-                        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        self.wal_frames = int(row[1]) if row is not None else 0
                     except sqlite3.Error:
                         self._failed = True
                         return
@@ -910,6 +923,14 @@ class SqliteStore:
             self._changes_checkpointed = changes
             if not checkpointer.wake():
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        if checkpointer.wal_frames >= _WAL_RESTART_FRAMES:
+            # The thread's PASSIVE checkpoints never catch up with a writer
+            # that never stops: restart the WAL from here, between
+            # transactions (it waits for readers of older snapshots).
+            with checkpointer.lock:
+                busy = self._db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+            if not busy:
+                checkpointer.wal_frames = 0
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
