@@ -670,6 +670,18 @@ _DATA_TABLES = (
 )
 
 
+def _contribution_params(row: ContributionRow) -> tuple[Any, ...]:
+    """``row`` as the parameters of ``_PUT_CONTRIBUTION``."""
+    return (
+        row.directory_id,
+        row.supplier_id,
+        row.version,
+        row.received_at,
+        row.local_authority,
+        row.child,
+    )
+
+
 def _child_params(row: ChildRow) -> tuple[object, ...]:
     return (
         row.directory_id,
@@ -1188,17 +1200,7 @@ class SqliteStore:
         ]
 
     def put_contribution(self, row: ContributionRow) -> None:
-        self._run(
-            _PUT_CONTRIBUTION,
-            (
-                row.directory_id,
-                row.supplier_id,
-                row.version,
-                row.received_at,
-                row.local_authority,
-                row.child,
-            ),
-        )
+        self._run(_PUT_CONTRIBUTION, _contribution_params(row))
 
     def delete_contribution(self, directory_id: str, supplier_id: str) -> None:
         self._run(
@@ -1577,17 +1579,7 @@ class SqliteStore:
             )
             db.executemany(
                 _PUT_CONTRIBUTION,
-                [
-                    (
-                        c.directory_id,
-                        c.supplier_id,
-                        c.version,
-                        c.received_at,
-                        c.local_authority,
-                        c.child,
-                    )
-                    for c in contributions
-                ],
+                [_contribution_params(c) for c in contributions],
             )
             db.executemany(
                 _PUT_INVOLVEMENT,
@@ -2035,14 +2027,7 @@ class StagedStore:
             db.executemany(
                 _PUT_CONTRIBUTION,
                 [
-                    (
-                        c.directory_id,
-                        c.supplier_id,
-                        c.version,
-                        c.received_at,
-                        c.local_authority,
-                        c.child,
-                    )
+                    _contribution_params(c)
                     for inner in self._contributions.values()
                     for c in inner.values()
                 ],
