@@ -104,6 +104,9 @@ def _supply_process(path: str, conn: Connection, per_batch: int) -> None:
     try:
         school = directory.register_supplier("school-8012000", "Riverside Primary")
         conn.send("ready")
+        # The look-up side signs in first (a write): were this process to
+        # hold the writer below meanwhile, each would wait for the other.
+        assert conn.recv() == "go"
         with directory.supply_client(school) as client:
             for batch in range(BATCHES):
                 serials = list(range(batch * per_batch, (batch + 1) * per_batch))
@@ -153,6 +156,7 @@ def test_acc_5_supplied_in_one_process_found_and_opened_in_another_while_it_supp
             user = lookups.create_user("t-1", Role.HEAD_TEACHER, local_authority=LA)
             opened: list[str] = []
             with lookups.lookup_client(user) as lookup:
+                ours.send("go")
                 for _ in range(BATCHES):
                     assert ours.poll(120)
                     kind, serials = ours.recv()
