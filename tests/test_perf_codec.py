@@ -208,3 +208,39 @@ def test_decode_batch_hands_back_each_operation_as_read_from_the_payload() -> No
     decoded = _decode(payload, _Codec())
     expected = _json.loads(payload)["operations"]
     assert [d.raw for d in decoded.operations] == expected
+
+
+_DIGITY = st.text(alphabet=st.sampled_from('0123456789 ,.-e"é\u0660\ud800x'), max_size=60)
+
+
+@settings(max_examples=500)
+@given(_DIGITY | st.text())
+def test_the_long_digit_test_is_the_regex(text: str) -> None:
+    """Issue 10: where orjson may read a number (nineteen ASCII digits in a row
+    decide it) is found by translation and search exactly as by the regex."""
+    from contactpoint_sdk.models import codec as codec_module
+
+    payload = text.encode("utf-8", "surrogatepass")
+    regex = codec_module._LONG_DIGITS.search(payload) is not None
+    assert codec_module._has_long_digits(payload) == regex
+    assert codec_module._has_long_text_digits(text) == (
+        codec_module._LONG_DIGITS_TEXT.search(text) is not None
+    )
+    assert codec_module._has_long_text_digits(text) == regex
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1" * 18, "1" * 19, "x" + "9" * 19 + "x", "1" * 18 + "\u0661", "\u0661" * 19, "12" * 10],
+)
+def test_the_long_digit_test_on_edges(text: str) -> None:
+    from contactpoint_sdk.models import codec as codec_module
+
+    payload = text.encode()
+    expected = codec_module._LONG_DIGITS.search(payload) is not None
+    assert codec_module._has_long_digits(payload) == expected
+    assert codec_module._has_long_digits(bytearray(payload)) == expected
+    assert codec_module._has_long_text_digits(text) == expected
+    assert json_value(f'["{text}", {"1" * 19}]'.encode()) == _stdlib_value(
+        f'["{text}", {"1" * 19}]'.encode()
+    )

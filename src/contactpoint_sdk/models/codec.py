@@ -57,14 +57,18 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from contactpoint_sdk.clock import Clock, SystemClock
 from contactpoint_sdk.errors import Problem, ValidationError
+from contactpoint_sdk.models import contact as _contact
+from contactpoint_sdk.models import identifiers as _identifiers
 from contactpoint_sdk.models._fast_codec import (
     FastDecoders,
-    omit_defaults_unstructure_fn,
+    FastEncoders,
     optional_unstructure_hook,
 )
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, Uln, Upn
+from contactpoint_sdk.models.operations import DECODE_CHECKS as _OPERATION_CHECKS
 from contactpoint_sdk.models.operations import OPERATION_TAGS, AnyOperation
+from contactpoint_sdk.models.record import DECODE_CHECKS as _RECORD_CHECKS
 from contactpoint_sdk.models.record import ChildRecord, LocalAuthorityCarer, ParentCarer
 from contactpoint_sdk.models.views import VIEW_TAGS, AnyChildView
 
@@ -97,6 +101,24 @@ _TAGGED_UNIONS: dict[Any, tuple[str, dict[type, str]]] = {
 }
 
 _VALUE_TYPES = (Upn, Uln, NhsNumber, DirectoryId, Postcode, PhoneNumber, EmailAddress)
+
+#: The models' modules: their classes are structured by the generated decoders first.
+_MODELS = "contactpoint_sdk.models."
+
+#: Each value type's fast test: its converter is ``fast(value) or checked(value)``
+#: (``identifiers._to_upn`` ...), so a generated decoder asks the fast one first.
+_FAST_VALUES: dict[type, Callable[[object], str | None]] = {
+    Upn: _identifiers._fast_upn,
+    Uln: _identifiers._fast_uln,
+    NhsNumber: _identifiers._fast_nhs,
+    DirectoryId: _identifiers._fast_directory_id,
+    Postcode: _contact._fast_postcode,
+    PhoneNumber: _contact._fast_phone,
+    EmailAddress: _contact._fast_email,
+}
+
+#: Conditions under which a class's ``__attrs_post_init__`` finds nothing.
+_DECODE_CHECKS = {**_RECORD_CHECKS, **_OPERATION_CHECKS}
 
 
 class _WrongType(TypeError):
@@ -254,6 +276,7 @@ def _tuple_unstructure_factory(tp: Any, converter: cattrs.Converter) -> Callable
     def unstructure(value: Any) -> list[Any]:
         return [item_hook(item) for item in value]
 
+    unstructure.items_of = item_hook  # type: ignore[attr-defined] # (for generated functions)
     return unstructure
 
 
@@ -427,13 +450,21 @@ class WireCodec:
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
+        #: The strict hook of each model class and union, where the converter's
+        #: own hook tries the generated decoder first (see ``_fast_first``).
+        self._strict_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
         self.converter = self._build()
         self._fast = (
             FastDecoders(
                 self.converter,
-                value_types=_VALUE_TYPES,
+                strict=self._strict_hook,
+                value_types=_FAST_VALUES,
                 field_hooks=_FIELD_OVERRIDES,
                 unions=_TAGGED_UNIONS,
+                checks=_DECODE_CHECKS,
+                memos={date: _dates},
+                # (recurring: an organisation's, a household's; not a child's identifiers)
+                remember=frozenset({Postcode, PhoneNumber, EmailAddress}),
             )
             if self._fast_paths
             else None
@@ -458,12 +489,17 @@ class WireCodec:
         token = _today.set(today or self._clock.today())
         try:
             fast = None if self._fast is None else self._fast.decoder(cls)
-            if fast is not None:
-                try:  # fast path: well-formed data, the same result (see FastDecoders)
-                    return typing.cast(T, fast(data))
-                except Exception:  # noqa: S110 - the strict converter below reports it
-                    pass
-            return self.converter.structure(data, cls)
+            if fast is None:
+                return self.converter.structure(data, cls)
+            try:  # fast path: well-formed data, the same result (see FastDecoders)
+                result: T = fast(data)
+            except Exception:  # noqa: S110 - the strict hook below reports it
+                pass
+            else:
+                return result
+            # what converter.structure(data, cls) does, without the fast path again
+            strict: T = self._strict_hook(cls)(data, cls)
+            return strict
         except ValidationError as exc:
             raise ValidationError(exc.problems) from None
         except Exception as exc:
@@ -480,6 +516,39 @@ class WireCodec:
         """A child view of any kind, chosen by its ``"view"`` tag."""
         result: AnyChildView = self.decode(data, AnyChildView)  # type: ignore[arg-type]
         return result
+
+    def _strict_hook(self, tp: Any) -> Callable[[Any, Any], Any]:
+        """The converter's hook for ``tp`` without the generated decoder in front."""
+        hook = self.converter.get_structure_hook(tp)
+        return self._strict_hooks.get(tp, hook)
+
+    def _fast_first(self, tp: Any, strict: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        """The converter's hook for a model class or union: its generated decoder,
+        and where that gives up, ``strict``: the same value, or the strict hook's
+        own exception (so ``converter.structure``, which the directory reads its
+        stored records with, is as fast as :meth:`decode`)."""
+        self._strict_hooks[tp] = strict
+
+        def structure(value: Any, of: Any) -> Any:
+            decoders = self._fast
+            decoder = None if decoders is None else decoders.decoder(tp)
+            if decoder is not None:
+                try:
+                    return decoder(value)
+                except Exception:  # noqa: S110 - the strict hook decides
+                    pass
+            return strict(value, of)
+
+        return structure
+
+    def _model_hook_factory(
+        self, target: type, conv: cattrs.Converter
+    ) -> Callable[[Any, Any], Any]:
+        """:meth:`_object_hook_factory`, behind the generated decoder for a model class."""
+        strict = self._object_hook_factory(target, conv)
+        if not getattr(target, "__module__", "").startswith(_MODELS):
+            return strict
+        return self._fast_first(target, strict)
 
     @staticmethod
     def _object_hook_factory(target: type, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
@@ -528,22 +597,43 @@ class WireCodec:
             conv.register_structure_hook_func(_is_enum, _structure_enum)
 
         def omit_defaults(cls: type) -> Callable[[Any], dict[str, Any]]:
-            if fast:
-                return omit_defaults_unstructure_fn(cls, conv, _INLINE)
             return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
 
-        conv.register_unstructure_hook_factory(attrs.has, omit_defaults)
+        encoders = FastEncoders(conv, _INLINE) if fast else None
+        conv.register_unstructure_hook_factory(
+            attrs.has, omit_defaults if encoders is None else encoders.for_class
+        )
         for union, (tag_name, tags) in _TAGGED_UNIONS.items():
-            _tagged_union(conv, union, tag_name, tags)
-        conv.register_structure_hook_factory(attrs.has, self._object_hook_factory)
+            _tagged_union(
+                conv,
+                union,
+                tag_name,
+                tags,
+                encoders=encoders,
+                fast_first=self._fast_first if fast else None,
+            )
+        conv.register_structure_hook_factory(
+            attrs.has, self._model_hook_factory if fast else self._object_hook_factory
+        )
         return conv
 
 
-def _tagged_union(conv: cattrs.Converter, union: Any, tag_name: str, tags: dict[type, str]) -> None:
+def _tagged_union(
+    conv: cattrs.Converter,
+    union: Any,
+    tag_name: str,
+    tags: dict[type, str],
+    *,
+    encoders: FastEncoders | None = None,
+    fast_first: Callable[[Any, Callable[[Any, Any], Any]], Callable[[Any, Any], Any]] | None = None,
+) -> None:
     """A union on the wire as an object whose ``tag_name`` member names its type.
 
     The tag comes first when encoding; decoding removes it before the strict
-    structuring of the member, and refuses a missing or unknown tag.
+    structuring of the member, and refuses a missing or unknown tag. With
+    ``encoders`` (the fast paths), encoding is a generated function that gives
+    what ``unstructure`` below gives (made on first use); ``fast_first`` puts
+    the generated decoder in front of ``structure`` below.
     """
     by_tag = {tag: cls for cls, tag in tags.items()}
     allowed = ", ".join(repr(t) for t in by_tag)
@@ -570,8 +660,17 @@ def _tagged_union(conv: cattrs.Converter, union: Any, tag_name: str, tags: dict[
     def unstructure(value: Any) -> dict[str, Any]:
         return {tag_name: tags[type(value)], **conv.unstructure(value, unstructure_as=type(value))}
 
-    conv.register_structure_hook(union, structure)
-    conv.register_unstructure_hook(union, unstructure)
+    unstructure.tagged_union = (tag_name, tags)  # type: ignore[attr-defined] # (for generated functions)
+    conv.register_structure_hook(
+        union, structure if fast_first is None else fast_first(union, structure)
+    )
+    if encoders is None:
+        conv.register_unstructure_hook(union, unstructure)
+    else:
+        made = encoders  # (for the closure: not None)
+        conv.register_unstructure_hook_factory(
+            lambda tp: tp == union, lambda _: made.for_union(unstructure, tag_name, tags)
+        )
 
 
 def _is_enum(tp: Any) -> bool:
@@ -647,6 +746,21 @@ def json_text(data: Any) -> str:
 #: orjson would read as a float (the standard library reads it exactly).
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
+#: Each ASCII digit to "0", every other byte to itself: the translation of a
+#: text has nineteen "0"s in a row exactly where the text has nineteen digits
+#: in a row (no other byte becomes "0"). A translation and a substring search
+#: are two linear C passes; the regex tries each digit as a start (some ten
+#: times slower on a batch, whose identifiers and phone numbers are long runs).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_ZEROS = b"0" * 19
+
+
+def _has_long_digits(payload: bytes | bytearray) -> bool:
+    """``_LONG_DIGITS.search(payload) is not None``, faster (see above)."""
+    if type(payload) is not bytes:  # (a bytearray, a memoryview: as always)
+        return _LONG_DIGITS.search(payload) is not None
+    return _NINETEEN_ZEROS in payload.translate(_DIGITS_TO_ZERO)
+
 
 def json_value(payload: bytes) -> Any:
     """The value of UTF-8 JSON text: what ``json.loads(payload.decode("utf-8"))``
@@ -661,7 +775,7 @@ def json_value(payload: bytes) -> Any:
     row (an integer past 64 bits, which orjson would read as a float), the
     standard library reads the text as it always did.
     """
-    if _LONG_DIGITS.search(payload) is None:
+    if not _has_long_digits(payload):
         try:
             return orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -672,12 +786,21 @@ def json_value(payload: bytes) -> Any:
 _LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
 
 
+def _has_long_text_digits(text: str) -> bool:
+    """``_LONG_DIGITS_TEXT.search(text) is not None``, faster: the same test on
+    the text's UTF-8 (where the bytes of ASCII digits are those digits, and no
+    other character's bytes are ASCII; lone surrogates passed through)."""
+    if type(text) is not str:
+        return _LONG_DIGITS_TEXT.search(text) is not None
+    return _has_long_digits(text.encode("utf-8", "surrogatepass"))
+
+
 def json_text_value(text: str) -> Any:
     """The value of JSON text already decoded to ``str``: what
     ``json.loads(text)`` gives, and the same error for what that refuses
     (:func:`json_value`'s rules: orjson where it reads the text, the standard
     library wherever it refuses or nineteen digits stand in a row)."""
-    if _LONG_DIGITS_TEXT.search(text) is None:
+    if not _has_long_text_digits(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

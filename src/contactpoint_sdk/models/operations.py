@@ -22,6 +22,7 @@ from datetime import date, datetime
 import attrs
 
 from contactpoint_sdk.errors import ValidationError
+from contactpoint_sdk.models._decode_checks import Checks, Expr
 from contactpoint_sdk.models.enums import Gender, ShieldGround
 from contactpoint_sdk.models.record import (
     Address,
@@ -35,6 +36,7 @@ from contactpoint_sdk.models.record import (
 )
 
 __all__ = [
+    "DECODE_CHECKS",
     "MAX_OPERATIONS_PER_BATCH",
     "OPERATION_TAGS",
     "AnyOperation",
@@ -237,6 +239,14 @@ AnyOperation = (
     | CommonAssessmentCompleted
     | SocialCareReferral
 )
+
+#: For the codec's generated decoders (as ``record.DECODE_CHECKS``): conditions
+#: under which an operation's ``__attrs_post_init__`` finds nothing.
+DECODE_CHECKS: dict[type, Checks] = {
+    InvolvementChanged: Checks(
+        (Expr("{lead_professional} is not None or {caf_completed} is not None"),)
+    ),
+}
 
 #: Wire tag (``"op"``) of each operation type.
 OPERATION_TAGS: dict[type, str] = {

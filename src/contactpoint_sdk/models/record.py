@@ -22,6 +22,14 @@ from datetime import date, datetime
 import attrs
 
 from contactpoint_sdk.errors import Problem, ValidationError
+from contactpoint_sdk.models._decode_checks import (
+    Checks,
+    Expr,
+    Text,
+    Whole,
+    object_test,
+    remembering,
+)
 from contactpoint_sdk.models.contact import EmailAddress, PhoneNumber, Postcode
 from contactpoint_sdk.models.enums import (
     CarerRelationship,
@@ -39,6 +47,7 @@ from contactpoint_sdk.models.enums import (
 from contactpoint_sdk.models.identifiers import DirectoryId, NhsNumber, SchoolReference, Uln, Upn
 
 __all__ = [
+    "DECODE_CHECKS",
     "Address",
     "ChildRecord",
     "Consent",
@@ -151,7 +160,7 @@ def _accepts(pattern: re.Pattern[str], max_length: int) -> Callable[[object], bo
             return True
         return False
 
-    return test
+    return remembering(test, accepted)  # (generated decoders look in ``accepted`` first)
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[object], bool]:
@@ -171,7 +180,7 @@ def _matches(pattern: re.Pattern[str]) -> Callable[[object], bool]:
             return True
         return False
 
-    return test
+    return remembering(test, accepted)
 
 
 _good_name = _accepts(_NAME_RE, MAX_NAME_LENGTH)
@@ -183,16 +192,6 @@ _good_la_code = _matches(_LA_CODE_RE)
 _good_urn = _matches(_URN_RE)
 _good_laestab = _matches(_LAESTAB_RE)
 _good_ods_code = _matches(_ODS_RE)
-
-
-def _all(test: Callable[[object], bool], values: tuple[object, ...]) -> bool:
-    """``test`` passes every one of ``values`` (a tuple; anything else: False)."""
-    if type(values) is not tuple:
-        return False
-    for value in values:  # noqa: SIM110 - a loop, not all(...): no iterator to allocate
-        if not test(value):
-            return False
-    return True
 
 
 @attrs.frozen(kw_only=True)
@@ -622,58 +621,64 @@ _BEFORE_BIRTH = frozenset({ServiceKind.MIDWIFE})
 # --- The fast tests, one per class with checks (see "Fast paths" above) ----------
 # Each is the negation of its class's checks, condition by condition, on the same
 # expressions; where those could raise, an exception means "unsure" (False).
+# Most are written as conditions (``_decode_checks.Checks``): the class's fast
+# test is made from them (``object_test``), and the codec's generated decoders
+# write the same conditions out in line on the values they decode
+# (DECODE_CHECKS below). The names ``_MAX_LINES``, ``_SERVICE_KIND`` ... are
+# what the expressions call the module's constants.
 
-
-def _person_name_ok(n: PersonName) -> bool:
-    good = _good_name
-    middle, former = n.middle_names, n.former_family_names
-    return (
-        good(n.given_name)
-        and good(n.family_name)
-        # (an empty tuple is tested inline: most names have no middle or former names)
-        and ((type(middle) is tuple and not middle) or _all(good, middle))
-        and (n.preferred_given_name is None or good(n.preferred_given_name))
-        and (n.preferred_family_name is None or good(n.preferred_family_name))
-        and ((type(former) is tuple and not former) or _all(good, former))
+_PERSON_NAME_CHECKS = Checks(
+    (
+        Text("given_name", _good_name),
+        Text("family_name", _good_name),
+        # (an empty tuple passes at once: most names have no middle or former names)
+        Text("middle_names", _good_name, "each"),
+        Text("preferred_given_name", _good_name, "optional"),
+        Text("preferred_family_name", _good_name, "optional"),
+        Text("former_family_names", _good_name, "each"),
     )
+)
 
-
-def _address_ok(a: Address) -> bool:
-    good = _good_address_line
-    lines, uprn = a.lines, a.uprn
-    return (
-        _all(good, lines)
-        and 1 <= len(lines) <= MAX_ADDRESS_LINES
-        and (a.town is None or good(a.town))
-        and (a.county is None or good(a.county))
-        and (uprn is None or (type(uprn) is str and uprn.isdigit() and 1 <= len(uprn) <= 12))
+_ADDRESS_CHECKS = Checks(
+    (
+        Text("lines", _good_address_line, "each"),
+        Expr("1 <= len({lines}) <= _MAX_LINES", {"_MAX_LINES": MAX_ADDRESS_LINES}),
+        Text("town", _good_address_line, "optional"),
+        Text("county", _good_address_line, "optional"),
+        Expr(
+            "{uprn} is None"
+            " or (type({uprn}) is str and {uprn}.isdigit() and 1 <= len({uprn}) <= 12)"
+        ),
     )
+)
 
-
-def _organisation_ok(o: Organisation) -> bool:
-    return (
-        _good_organisation_name(o.name)
-        and (o.urn is None or _good_urn(o.urn))
-        and (o.laestab is None or _good_laestab(o.laestab))
-        and (o.ods_code is None or _good_ods_code(o.ods_code))
+_ORGANISATION_CHECKS = Checks(
+    (
+        Text("name", _good_organisation_name),
+        Text("urn", _good_urn, "optional"),
+        Text("laestab", _good_laestab, "optional"),
+        Text("ods_code", _good_ods_code, "optional"),
     )
+)
 
+_INVOLVEMENT_CHECKS = Checks(
+    (
+        # (the checks always ask the service; only a ServiceKind surely answers)
+        Expr("type({service}) is _SERVICE_KIND", {"_SERVICE_KIND": ServiceKind}),
+        Text("reference", _good_reference),
+        Expr("{ended_on} is None or not {ended_on} < {started_on}"),
+        Expr(
+            "{contact_retention} is _STANDARD_RETENTION or {service}.is_specialist_or_targeted",
+            {"_STANDARD_RETENTION": ContactRetention.STANDARD},
+        ),
+        Expr("({consent} is None and {consent_override} is None) or {service}.is_sensitive"),
+    )
+)
 
-_STANDARD = ContactRetention.STANDARD
-
-
-def _involvement_ok(i: Involvement) -> bool:
-    service, ended_on = i.service, i.ended_on
-    if type(service) is not ServiceKind or not _good_reference(i.reference):
-        return False  # (the checks always ask the service; only a ServiceKind surely answers)
-    try:
-        return (
-            (ended_on is None or not ended_on < i.started_on)
-            and (i.contact_retention is _STANDARD or service.is_specialist_or_targeted)
-            and ((i.consent is None and i.consent_override is None) or service.is_sensitive)
-        )
-    except Exception:  # unsure: the checks decide (and raise as they always have)
-        return False
+_person_name_ok = object_test(PersonName, _PERSON_NAME_CHECKS)
+_address_ok = object_test(Address, _ADDRESS_CHECKS)
+_organisation_ok = object_test(Organisation, _ORGANISATION_CHECKS)
+_involvement_ok = object_test(Involvement, _INVOLVEMENT_CHECKS)
 
 
 def _child_record_ok(r: ChildRecord) -> bool:
@@ -694,3 +699,35 @@ def _child_record_ok(r: ChildRecord) -> bool:
     except Exception:  # unsure: the checks decide (and raise as they always have)
         return False
     return True
+
+
+#: For the codec's generated decoders: per class with checks, conditions under
+#: which its ``__attrs_post_init__`` finds nothing (so it need not run), on the
+#: values just decoded. Each is the class's own fast test (the same ``Checks``,
+#: or the same expressions as its ``__attrs_post_init__``'s first line):
+#: where one fails the decoder runs ``__attrs_post_init__``, which decides.
+DECODE_CHECKS: dict[type, Checks] = {
+    PersonName: _PERSON_NAME_CHECKS,  # REC-1, REC-2: names' shapes
+    Address: _ADDRESS_CHECKS,  # REC-1..REC-3: lines, town, county, UPRN
+    Organisation: _ORGANISATION_CHECKS,  # REC-3, REC-4: name, URN, LAESTAB, ODS code
+    Involvement: _INVOLVEMENT_CHECKS,  # REC-3..REC-5, RET-7, SENS-5
+    # The fast tests in these classes' __attrs_post_init__, as conditions:
+    LocalAuthorityCarer: Checks(  # REC-2: a 3-digit LA code, an organisation name
+        (Text("la_code", _good_la_code), Text("name", _good_organisation_name))
+    ),
+    Practitioner: Checks((Text("job_title", _good_job_title, "optional"),)),  # REC-3, REC-4
+    # These classes' checks, negated:
+    Consent: Checks(  # SENS-2: not withdrawn before it was given
+        (Expr("{withdrawn_on} is None or not {withdrawn_on} < {given_on}"),)
+    ),
+    SourceIdentifiers: Checks(  # REC-1: at least one identifier
+        (
+            Expr(
+                "{upn} is not None or {uln} is not None or {nhs_number} is not None"
+                " or bool({school_references})"
+            ),
+        )
+    ),
+    ShieldReview: Checks((Expr("bool({views_considered})"),)),  # SHLD-3: views recorded
+    ChildRecord: Checks((Whole(_child_record_ok),)),  # REC-1, REC-3: dates, references
+}

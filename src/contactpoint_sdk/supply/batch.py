@@ -226,7 +226,7 @@ def decode_batch(
     return DecodedBatch(
         header=header,
         operations=tuple(
-            _decode_operation(i, item, codec, today) for i, item in enumerate(operations)
+            [_decode_operation(i, item, codec, today) for i, item in enumerate(operations)]
         ),
     )
 
