@@ -397,19 +397,20 @@ class Ingestor:
             self._fresh = self._fresh_ids(
                 sum(isinstance(d.operation, SuppliedChild) for d in decoded.operations)
             )
+            batch = _Batch(
+                supplier=supplier,
+                agreement=agreement,
+                batch_id=header.batch_id,
+                now=now,
+                today=today,
+                store=self.store,
+            )
             try:
                 if isinstance(self.store, SqliteStore):
                     # The batch's writes are held and written at its end, a
                     # few statements a table (StagedStore; issue 10).
                     with StagedStore(self.store) as staged:
-                        batch = _Batch(
-                            supplier=supplier,
-                            agreement=agreement,
-                            batch_id=header.batch_id,
-                            now=now,
-                            today=today,
-                            store=staged,
-                        )
+                        batch = attrs.evolve(batch, store=staged)
                         outcomes: list[OperationOutcome] = []
                         ops = decoded.operations
                         for start in range(0, len(ops), _WRITE_EVERY):
@@ -418,14 +419,6 @@ class Ingestor:
                             outcomes.extend(self._one(batch, d, d.raw, events) for d in window)
                             staged.flush()
                 else:
-                    batch = _Batch(
-                        supplier=supplier,
-                        agreement=agreement,
-                        batch_id=header.batch_id,
-                        now=now,
-                        today=today,
-                        store=self.store,
-                    )
                     outcomes = [self._one(batch, d, d.raw, events) for d in decoded.operations]
             finally:
                 self._fresh = []
